@@ -1,0 +1,278 @@
+"""Were surveys offered to a biased subset, do respondents look like the population, and
+what does the metric become once they are weighted back to it?
+
+Checks `invitation_selectivity` (invited vs not-invited interactions), `representativeness`
+(respondents vs all interactions in scope: ASMD as Meta's `balance` computes it, and the
+R-indicator of Schouten, Cobben & Bethlehem 2009) and `nonresponse_adjustment` (raking,
+Deming & Stephan 1940, of respondents to the population margins; Kish design effect).
+
+Imbalance is called only when it is both material (ASMD thresholds of Austin 2009 and
+Stuart 2010: 0.1 and 0.25) and beyond chance (likelihood-ratio test of the logistic
+propensity model against the intercept-only model, alpha 0.05): with 20,000 interactions
+every difference is "significant", with 200 every ASMD is noisy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from audit.data import AuditData, claim_population, claim_responses
+from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
+from audit.results import CheckResult, not_applicable
+from audit.weighting import (asmd_summary, invitation_auc, rake, representativeness_indicators,
+                             response_propensities, weighted_mean_se)
+
+ASMD_WARN, ASMD_FAIL = 0.10, 0.25
+ALPHA = 0.05
+N_BINS = 5                 # numeric covariates enter raking as population quintiles
+MIN_CELL = 5               # raking categories with fewer respondents are pooled
+MATERIALITY = 0.02         # share of the metric's range: 2 points of a top-box share
+FRAGILE_DEFF = 2.0         # Kish deff above which weights are fragile (n_eff < n/2)
+Z95 = stats.norm.ppf(0.975)
+
+
+def usable_covariates(frame: pd.DataFrame, data: AuditData) -> tuple[list[str], list[str]]:
+    """The categorical and numeric covariates that vary within `frame`."""
+    cats = [c for c in data.categorical if c in frame.columns and frame[c].nunique(dropna=False) >= 2]
+    nums = [c for c in data.numeric if c in frame.columns and frame[c].notna().all() and frame[c].std() > 0]
+    return cats, nums
+
+
+def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) -> pd.DataFrame:
+    """Covariates with categorical values as strings (missing as its own level)."""
+    out = pd.DataFrame(index=frame.index)
+    for c in categorical:
+        out[c] = frame[c].astype("string").fillna("(missing)").astype(str)
+    for c in numeric:
+        out[c] = frame[c].astype(float)
+    return out
+
+
+def propensity_test(covs: pd.DataFrame, y: np.ndarray, categorical: list[str], numeric: list[str],
+                    rho: np.ndarray | None = None) -> tuple[np.ndarray, float, int, float]:
+    """Fit P(y = 1 | covariates) (unless the fitted `rho` is given) and test the model
+    against the intercept-only one.
+
+    Returns (propensities, likelihood-ratio chi2, dof, p). Wilks (1938): 2(ℓ1 − ℓ0) ~ χ²_df.
+    """
+    if rho is None:
+        rho = response_propensities(covs.assign(_y=y), "_y", categorical + numeric, categorical=categorical)
+    rho = np.clip(rho, 1e-12, 1 - 1e-12)
+    ybar = y.mean()
+    ll1 = np.sum(y * np.log(rho) + (1 - y) * np.log(1 - rho))
+    ll0 = np.sum(y * np.log(ybar) + (1 - y) * np.log(1 - ybar))
+    dof = sum(covs[c].nunique() - 1 for c in categorical) + len(numeric)
+    lr = max(0.0, 2 * (ll1 - ll0))
+    return rho, float(lr), int(dof), float(stats.chi2.sf(lr, dof)) if dof > 0 else 1.0
+
+
+def imbalance_status(max_asmd: float, p_value: float) -> str:
+    if p_value >= ALPHA or max_asmd < ASMD_WARN:
+        return "pass"
+    return "fail" if max_asmd >= ASMD_FAIL else "warn"
+
+
+def _group_summary(frame: pd.DataFrame, mask: np.ndarray, column: str, is_cat: bool) -> dict:
+    if is_cat:
+        a = frame.loc[mask, column].value_counts(normalize=True)
+        b = frame.loc[~mask, column].value_counts(normalize=True)
+        levels = sorted(set(a.index) | set(b.index), key=str)
+        return {str(k): {"invited": float(a.get(k, 0.0)), "not_invited": float(b.get(k, 0.0)),
+                         "difference": float(a.get(k, 0.0) - b.get(k, 0.0))} for k in levels}
+    x, y = frame.loc[mask, column].mean(), frame.loc[~mask, column].mean()
+    return {"invited": float(x), "not_invited": float(y), "difference": float(x - y)}
+
+
+def invitation_selectivity(data: AuditData) -> CheckResult:
+    """Were surveys offered to a biased subset of interactions? (invited vs not invited)"""
+    title = "Invitation selectivity"
+    if data.population is None:
+        return not_applicable("invitation_selectivity", title,
+                              "No interactions table was given: which interactions were offered a survey is unknown.")
+    if "invited" not in data.population_table.frame.columns:
+        return not_applicable("invitation_selectivity", title,
+                              "The interactions table has no 'invited' column, so it cannot show whether surveys "
+                              "were offered to a subset; SPEC treats every interaction as invited.")
+    pop = data.population
+    invited = pop["invited"].to_numpy() == 1
+    if invited.all():
+        return CheckResult("invitation_selectivity", "pass", title,
+                           "Every interaction in scope was offered the survey: there was no selection.",
+                           details={"invited": int(invited.sum()), "not_invited": 0})
+    if not invited.any():
+        return CheckResult("invitation_selectivity", "fail", title, "No interaction was offered the survey.",
+                           details={"invited": 0, "not_invited": int(len(pop))})
+    cats, nums = usable_covariates(pop, data)
+    if not cats and not nums:
+        return not_applicable("invitation_selectivity", title,
+                              "The interactions table has no covariate (channel, resolved, handle time, ...) "
+                              "to compare invited and not-invited interactions on.")
+    covs = covariate_frame(pop, cats, nums)
+    levels, by_cov = asmd_summary(covs[invited], covs[~invited])
+    rho, lr, dof, p = propensity_test(covs, invited.astype(int), cats, nums)
+    auc = invitation_auc(rho[invited], rho[~invited])
+    max_level = levels.drop("mean(asmd)")
+    top = level_label(max_level.idxmax())
+    details = {}
+    for c in cats + nums:
+        entry = {"asmd": float(by_cov[c])}
+        summary = _group_summary(covs, invited, c, c in cats)
+        if c in cats:
+            for k, v in summary.items():
+                v["asmd"] = float(levels.get(f"{c}[{k}]", np.nan))
+            entry["levels"] = summary
+        else:
+            entry.update(summary)
+        details[c] = entry
+    status = imbalance_status(float(max_level.max()), p)
+    n_inv, n_not = int(invited.sum()), int((~invited).sum())
+    head = (f"{n_inv:,} of {len(pop):,} interactions were offered the survey. ")
+    if status == "pass":
+        summary = head + (f"Invited and not-invited interactions look alike (largest ASMD {max_level.max():.2f} "
+                          f"on {top}; model test {format_p(p)}, AUC {auc:.2f}).")
+    else:
+        summary = head + (f"Invitations were selective: invited interactions differ on {top} "
+                          f"(ASMD {max_level.max():.2f}); a model predicts who was invited with AUC {auc:.2f} "
+                          f"(0.5 = random; likelihood-ratio {format_p(p)}).")
+    return CheckResult("invitation_selectivity", status, title, summary, statistic=lr, p_value=p,
+                       effect_size=float(max_level.max()),
+                       details={**details, "model": {"test": "likelihood ratio vs intercept-only logistic model",
+                                                     "chi2": lr, "dof": dof, "p_value": p, "auc": auc,
+                                                     "invited": n_inv, "not_invited": n_not}})
+
+
+def representativeness(data: AuditData) -> CheckResult:
+    """Do respondents look like the interactions the claim describes?"""
+    title = "Representativeness of respondents"
+    pop = claim_population(data)
+    if pop is None:
+        return not_applicable("representativeness", title,
+                              "No interactions table was given, so respondents cannot be compared with the population.")
+    responded = pop["responded"].to_numpy() == 1
+    if responded.sum() < 2 or (~responded).sum() < 2:
+        return not_applicable("representativeness", title,
+                              "Fewer than two respondents or two non-respondents among the interactions in scope.")
+    cats, nums = usable_covariates(pop, data)
+    if not cats and not nums:
+        return not_applicable("representativeness", title,
+                              "The interactions table has no covariate to compare respondents with the population on.")
+    covs = covariate_frame(pop, cats, nums)
+    levels, by_cov = asmd_summary(covs[responded], covs)
+    y = metric_variable(claim_responses(data)["score"], data.claim.metric, data.scale)
+    ind = representativeness_indicators(covs.assign(_responded=responded.astype(int)), "_responded",
+                                        cats + nums, categorical=cats,
+                                        y_sd=float(np.std(y, ddof=1)) if len(y) > 1 else None)
+    _, lr, dof, p = propensity_test(covs, responded.astype(int), cats, nums, rho=ind.propensities)
+    max_level = levels.drop("mean(asmd)")
+    top = level_label(max_level.idxmax())
+    status = imbalance_status(float(max_level.max()), p)
+    if status == "pass":
+        summary = (f"Respondents look like the {len(pop):,} interactions in scope (largest ASMD "
+                   f"{max_level.max():.2f}; R-indicator {ind.r_indicator:.2f}).")
+    else:
+        summary = (f"Respondents differ from the population on {top} (ASMD {max_level.max():.2f}); "
+                   f"R-indicator {ind.r_indicator:.2f} (1 = fully representative).")
+        if ind.max_bias_bound is not None:
+            summary += (f" Non-response could bias the metric by up to "
+                        f"{format_points(ind.max_bias_bound, data.claim.metric)}.")
+    return CheckResult("representativeness", status, title, summary, statistic=lr, p_value=p,
+                       effect_size=float(max_level.max()),
+                       details={"asmd": {c: float(by_cov[c]) for c in cats + nums},
+                                "asmd_levels": {k: float(v) for k, v in max_level.items()},
+                                "mean_asmd": float(levels["mean(asmd)"]),
+                                "r_indicator": ind.r_indicator, "s_rho": ind.s_rho,
+                                "mean_propensity": ind.mean_propensity, "cv": ind.cv,
+                                "max_bias_bound": ind.max_bias_bound,
+                                "partial_r_unconditional": ind.partial_unconditional,
+                                "partial_r_conditional": ind.partial_conditional,
+                                "partial_r_by_category": ind.partial_unconditional_by_category,
+                                "model": {"chi2": lr, "dof": dof, "p_value": p,
+                                          "propensity": "logistic GLM of responded on the covariates"}})
+
+
+def raking_categories(pop: pd.DataFrame, resp: pd.DataFrame, column: str, numeric: bool) -> tuple[pd.Series, pd.Series]:
+    """Raking categories of one covariate for the population and the respondents.
+
+    Numeric covariates are cut at population quintiles. Categories with fewer than
+    MIN_CELL respondents are pooled into '(other)', which joins the largest category if it
+    is still too small: a population category without respondents cannot be weighted to.
+    """
+    if numeric:
+        edges = np.unique(np.quantile(pop[column], np.linspace(0, 1, N_BINS + 1)))
+        edges[0], edges[-1] = -np.inf, np.inf
+        cut = lambda s: pd.cut(s, edges, labels=False, include_lowest=True).astype(str)
+        p_cat, r_cat = cut(pop[column]), cut(resp[column])
+    else:
+        p_cat, r_cat = pop[column].astype(str), resp[column].astype(str)
+    counts = r_cat.value_counts()
+    small = [k for k in p_cat.unique() if counts.get(k, 0) < MIN_CELL]
+    if small:
+        p_cat, r_cat = p_cat.where(~p_cat.isin(small), "(other)"), r_cat.where(~r_cat.isin(small), "(other)")
+        if (r_cat == "(other)").sum() < MIN_CELL:
+            largest = r_cat[r_cat != "(other)"].value_counts().idxmax() if (r_cat != "(other)").any() else "(other)"
+            p_cat, r_cat = p_cat.replace("(other)", largest), r_cat.replace("(other)", largest)
+    return p_cat, r_cat
+
+
+def nonresponse_adjustment(data: AuditData) -> CheckResult:
+    """Claimed (unweighted) vs population-weighted metric: raking of respondents to the
+    population margins of every covariate; SE by Taylor linearisation (weights fixed)."""
+    title = "Non-response adjustment"
+    pop = claim_population(data)
+    metric = data.claim.metric
+    if pop is None:
+        return not_applicable("nonresponse_adjustment", title,
+                              "No interactions table was given, so there are no population margins to weight to.")
+    resp = claim_responses(data)
+    cats, nums = usable_covariates(pop, data)
+    keep = ["interaction_id"] + [c for c in cats + nums]
+    linked = resp[["interaction_id", "score"]].merge(pop[keep], on="interaction_id", how="inner")
+    if len(linked) < MIN_CELL or not (cats or nums):
+        return not_applicable("nonresponse_adjustment", title,
+                              "Too few responses link to the interactions table, or it has no covariates, "
+                              "to weight respondents back to the population.")
+    margins, sample_cols = {}, {}
+    for c in cats + nums:
+        p_cat, r_cat = raking_categories(pop, linked, c, c in nums)
+        if p_cat.nunique() < 2:
+            continue
+        margins[c] = p_cat.value_counts().to_dict()
+        sample_cols[c] = r_cat.to_numpy()
+    y = metric_variable(linked["score"], metric, data.scale)
+    claimed = float(np.mean(metric_variable(resp["score"], metric, data.scale)))
+    if not margins:
+        return not_applicable("nonresponse_adjustment", title,
+                              "No covariate varies among the interactions in scope; nothing to weight on.")
+    fit = rake(pd.DataFrame(sample_cols, index=linked.index), margins)
+    w = fit.weights
+    adjusted = float(np.sum(w * y) / np.sum(w))
+    se = weighted_mean_se(y, w)
+    low, high = adjusted - Z95 * se, adjusted + Z95 * se
+    if metric == "top2box":
+        low, high = max(0.0, low), min(1.0, high)
+    diff = claimed - adjusted
+    material = MATERIALITY * metric_range(metric, data.scale)
+    half = Z95 * se
+    if abs(diff) > max(half, material):
+        status = "fail"
+    elif abs(diff) > material or fit.design_effect > FRAGILE_DEFF or not fit.converged:
+        status = "warn"
+    else:
+        status = "pass"
+    summary = (f"Claimed {format_value(claimed, metric)} (n = {len(resp):,}) → population-weighted "
+               f"{format_value(adjusted, metric)} (95 % CI {format_value(low, metric)}–{format_value(high, metric)}), "
+               f"a shift of {format_points(-diff, metric)}; design effect {fit.design_effect:.2f}, "
+               f"effective n {fit.effective_n:,.0f}.")
+    if status == "fail":
+        summary += " The shift is larger than the weighted estimate's own margin of error."
+    summary += " Weighting removes only the bias its covariates explain."
+    return CheckResult("nonresponse_adjustment", status, title, summary, statistic=diff,
+                       effect_size=diff / material if material else None,
+                       details={"claimed": claimed, "published": data.claim.value, "adjusted": adjusted,
+                                "se": se, "ci_low": low, "ci_high": high, "difference": diff,
+                                "design_effect": fit.design_effect, "effective_n": fit.effective_n,
+                                "max_weight_ratio": fit.max_ratio, "method": "raking (IPF)",
+                                "variables": sorted(margins), "converged": fit.converged,
+                                "iterations": fit.iterations, "linked_responses": len(linked),
+                                "materiality": material})

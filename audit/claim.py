@@ -1,0 +1,159 @@
+"""What is being audited: the published claim (SPEC `claim.json`).
+
+A claim says which number was published (`value`), on which metric and scale, and what it
+is compared with: nothing (`level`), a benchmark, an earlier period (`change`) or the other
+units (`best_unit`). Without a claim file the audit runs on the headline metric of the whole
+file as a `level` claim.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from audit.errors import InputError
+
+CLAIM_TYPES = ("level", "best_unit", "change", "benchmark")
+METRICS = ("top2box", "mean", "nps")
+METRIC_LABELS = {"top2box": "top-2-box share", "mean": "mean score", "nps": "NPS"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A validated claim. Proportions are on the 0-1 scale, NPS in points (-100..100)."""
+
+    title: str = ""
+    type: str = "level"
+    metric: str | None = None            # None until the scale is known (see `with_defaults`)
+    scale: tuple[float, float] | None = None
+    value: float | None = None
+    value_decimals_text: str | None = None   # the published value as written, for precision checks
+    unit_column: str | None = None
+    unit: str | None = None
+    period_column: str | None = None
+    before: str | None = None
+    after: str | None = None
+    benchmark: float | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_defaults(self, scale: tuple[float, float]) -> "Claim":
+        """Fill the metric (NPS on a 0-10 scale, else top2box) and the scale once known."""
+        metric = self.metric or ("nps" if tuple(scale) == (0, 10) else "top2box")
+        title = self.title or f"{METRIC_LABELS[metric]} of all responses"
+        return Claim(**{**self.__dict__, "metric": metric, "scale": tuple(scale), "title": title})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": self.title, "type": self.type, "metric": self.metric}
+        if self.scale is not None:
+            out["scale"] = list(self.scale)
+        for key in ("value", "unit_column", "unit", "period_column", "before", "after", "benchmark"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def strip_json_comments(text: str) -> str:
+    """Remove `//` comments outside strings (SPEC's own example carries them)."""
+    out, in_string, escaped, i = [], False, False, 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            escaped = (ch == "\\") and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif text.startswith("//", i):
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _number(obj: Mapping[str, Any], key: str, name: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"'{key}' must be a number, got {value!r}", file=name, column=key)
+    return float(value)
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None else str(value)
+
+
+def parse_claim(obj: Mapping[str, Any] | None, *, name: str = "claim.json") -> Claim:
+    """Validate a claim mapping; raise `InputError` naming the offending key."""
+    if obj is None:
+        return Claim()
+    if not isinstance(obj, Mapping):
+        raise InputError("a claim must be a JSON object", file=name)
+    ctype = obj.get("type", "level")
+    if ctype not in CLAIM_TYPES:
+        raise InputError(f"unknown claim type {ctype!r}", file=name, column="type",
+                         expected=" | ".join(CLAIM_TYPES))
+    metric = obj.get("metric")
+    if metric is not None and metric not in METRICS:
+        raise InputError(f"unknown metric {metric!r}", file=name, column="metric",
+                         expected=" | ".join(METRICS))
+    scale = obj.get("scale")
+    if scale is not None:
+        if (not isinstance(scale, (list, tuple)) or len(scale) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
+                or scale[0] >= scale[1]):
+            raise InputError(f"invalid scale {scale!r}", file=name, column="scale",
+                             expected="two numbers [low, high] with low < high, e.g. [1, 5]")
+        scale = (float(scale[0]), float(scale[1]))
+    if metric == "nps" and scale is not None and scale != (0.0, 10.0):
+        raise InputError("NPS is defined on the 0-10 scale", file=name, column="scale", expected="[0, 10]")
+    value = _number(obj, "value", name)
+    if metric == "top2box" and value is not None and 1 < value <= 100:
+        value = value / 100.0  # published as a percentage ("95" for 95 %)
+    benchmark = _number(obj, "benchmark", name)
+    if metric == "top2box" and benchmark is not None and 1 < benchmark <= 100:
+        benchmark = benchmark / 100.0
+    claim = Claim(
+        title=str(obj.get("title") or ""), type=ctype, metric=metric, scale=scale, value=value,
+        value_decimals_text=repr(obj["value"]) if value is not None else None,
+        unit_column=_text(obj, "unit_column"), unit=_text(obj, "unit"),
+        period_column=_text(obj, "period_column"), before=_text(obj, "before"),
+        after=_text(obj, "after"), benchmark=benchmark, raw=dict(obj),
+    )
+    required = {"best_unit": ("unit",), "change": ("period_column", "before", "after"),
+                "benchmark": ("benchmark",)}.get(ctype, ())
+    for key in required:
+        if getattr(claim, key) is None:
+            raise InputError(f"a '{ctype}' claim needs '{key}'", file=name, column=key)
+    return claim
+
+
+def load_claim(source: str | Path | bytes | Mapping[str, Any] | None, *, name: str | None = None) -> Claim:
+    """Read a claim from a path, raw bytes (an upload) or an already-parsed mapping."""
+    if source is None or isinstance(source, Mapping):
+        return parse_claim(source, name=name or "claim")
+    if isinstance(source, (bytes, bytearray)):
+        label, raw = name or "claim.json", bytes(source)
+    else:
+        path = Path(source)
+        label = name or path.name
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the claim file ({exc.strerror})", file=label) from None
+    try:
+        text = raw.decode("utf-8-sig")
+        obj = json.loads(strip_json_comments(text))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"not valid JSON: {exc.args[0] if exc.args else exc}", file=label,
+                         row=line, expected="a JSON object as in SPEC.md") from None
+    return parse_claim(obj, name=label)

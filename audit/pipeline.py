@@ -1,0 +1,118 @@
+"""`run_audit`: files in, report object out. The CLI and the app only call this."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from audit.checks.bias import invitation_selectivity, nonresponse_adjustment, representativeness
+from audit.checks.claim import claim_significance
+from audit.checks.integrity import pending_checks
+from audit.checks.quality import data_quality, sample_size
+from audit.checks.response import response_rate, response_rate_skew
+from audit.claim import Claim, load_claim
+from audit.data import AuditData, claim_population, claim_responses, prepare
+from audit.headline import MetricResult, headline_metric
+from audit.loading import LoadedTable, load_population, load_responses
+from audit.results import CheckResult, jsonable
+from audit.scoring import Credibility, assess
+
+SCHEMA_VERSION = "1"
+ENGINE_VERSION = "0.1.0"
+DEFAULT_SEED = 20240601
+CHECK_ORDER = ("data_quality", "sample_size", "response_rate", "response_rate_skew",
+               "invitation_selectivity", "representativeness", "nonresponse_adjustment",
+               "claim_significance", "rank_uncertainty", "funnel_outliers", "duplicate_responses",
+               "near_duplicates", "timing_anomalies", "straightlining", "speeding", "score_inflation")
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The audit's result: SPEC report.json keys plus the data behind them (for drawing)."""
+
+    inputs: Mapping[str, Any]
+    claim: Claim
+    metric: MetricResult
+    credibility: Credibility
+    checks: tuple[CheckResult, ...]
+    settings: Mapping[str, Any]
+    data: AuditData | None = field(default=None, compare=False, repr=False)
+    schema_version: str = SCHEMA_VERSION
+
+    def check(self, check_id: str) -> CheckResult:
+        return next(c for c in self.checks if c.id == check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "schema_version": self.schema_version,
+            "inputs": dict(self.inputs),
+            "claim": self.claim.to_dict(),
+            "metric": self.metric.to_dict(),
+            "credibility": self.credibility.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
+            "audit": dict(self.settings),
+        })
+
+
+def _input_block(table: LoadedTable | None) -> dict[str, Any] | None:
+    if table is None:
+        return None
+    return {"rows": table.rows_read, "sha256": table.sha256, "name": table.name,
+            "format": table.export_format, "rows_used": len(table.frame)}
+
+
+def _split_mapping(mapping: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    if not mapping:
+        return {}, {}
+    if "responses" in mapping or "population" in mapping:
+        return dict(mapping.get("responses") or {}), dict(mapping.get("population") or {})
+    return dict(mapping), {}
+
+
+def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int) -> tuple[CheckResult, ...]:
+    """Every SPEC check, in SPEC order."""
+    results = [data_quality(data), sample_size(data), response_rate(data),
+               response_rate_skew(data, rng, n_simulations=n_simulations),
+               invitation_selectivity(data), representativeness(data), nonresponse_adjustment(data),
+               claim_significance(data), *pending_checks()]
+    by_id = {r.id: r for r in results}
+    return tuple(by_id[i] for i in CHECK_ORDER)
+
+
+def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping: Mapping[str, Any] | None = None,
+              *, seed: int = DEFAULT_SEED, n_simulations: int = 10_000,
+              responses_name: str | None = None, population_name: str | None = None) -> AuditReport:
+    """Audit a survey export.
+
+    `responses`/`population`: a path, bytes, an uploaded file object or a DataFrame.
+    `claim`: a path to claim.json, its bytes, a mapping, a `Claim` or None (level claim
+    on the whole file). `mapping`: {"responses": {field: header}, "population": {...}} or a
+    flat {field: header} for the responses. Raises `InputError` on unusable input.
+    """
+    claim_obj = claim if isinstance(claim, Claim) else load_claim(
+        claim, name=None if claim is None or isinstance(claim, (str, Path)) else "claim")
+    resp_map, pop_map = _split_mapping(mapping)
+    resp_table = load_responses(responses, mapping=resp_map or None,
+                                scale=tuple(int(v) for v in claim_obj.scale) if claim_obj.scale else None,
+                                name=responses_name)
+    pop_table = None if population is None else load_population(population, mapping=pop_map or None,
+                                                                 name=population_name)
+    data = prepare(resp_table, pop_table, claim_obj)
+    pop = claim_population(data)
+    scores = claim_responses(data)["score"]
+    metric = headline_metric(scores, data.claim.metric, data.scale,
+                             population_size=len(pop) if pop is not None and len(pop) >= len(scores) else None)
+    rng = np.random.default_rng(seed)
+    checks = run_checks(data, rng, n_simulations=n_simulations)
+    adjustment = next(c for c in checks if c.id == "nonresponse_adjustment")
+    if adjustment.status != "not_applicable":
+        metric = MetricResult(**{**metric.__dict__, "adjusted_estimate": adjustment.details["adjusted"]})
+    credibility = assess(checks, data.claim, metric)
+    settings = {"engine_version": ENGINE_VERSION, "seed": seed, "n_simulations": n_simulations,
+                "scale": list(data.scale), "unit_column": data.unit_column,
+                "segments": list(data.categorical), "numeric_covariates": list(data.numeric)}
+    return AuditReport(inputs={"responses": _input_block(resp_table), "population": _input_block(pop_table)},
+                       claim=data.claim, metric=metric, credibility=credibility, checks=checks,
+                       settings=settings, data=data)

@@ -1,0 +1,53 @@
+"""Calibration and power of the engine's checks on seeded simulations with known truth.
+
+Clean audits (MCAR invitation and response) must not cry wolf: each check fails in at
+most 5 % of 200 runs. Planted flaws must be found in at least 90 % of runs.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from audit import run_audit
+from audit.simulation import simulate_contact_center
+
+N_CLEAN = 200
+N_FLAWED = 100
+ENGINE_CHECKS = ("data_quality", "sample_size", "response_rate", "response_rate_skew",
+                 "invitation_selectivity", "representativeness", "nonresponse_adjustment",
+                 "claim_significance")
+
+
+def audit_statuses(seed: int, flaws: tuple[str, ...] = ()) -> dict[str, str]:
+    sim = simulate_contact_center(np.random.default_rng(seed), n_interactions=3000, flaws=flaws)
+    report = run_audit(sim.responses, sim.population, sim.claim, seed=seed, n_simulations=2000)
+    return {c.id: c.status for c in report.checks}
+
+
+@pytest.fixture(scope="module")
+def clean_runs() -> list[dict[str, str]]:
+    return [audit_statuses(10_000 + i) for i in range(N_CLEAN)]
+
+
+@pytest.mark.parametrize("check_id", ENGINE_CHECKS)
+def test_clean_audits_fail_each_check_at_most_five_percent(clean_runs, check_id):
+    fails = sum(run[check_id] == "fail" for run in clean_runs)
+    assert fails <= 0.05 * N_CLEAN, f"{check_id} failed {fails}/{N_CLEAN} clean audits"
+
+
+def test_clean_audits_run_every_engine_check(clean_runs):
+    # a check that silently stops running would pass calibration trivially
+    for check_id in ENGINE_CHECKS:
+        assert Counter(run[check_id] for run in clean_runs)["not_applicable"] == 0, check_id
+
+
+@pytest.mark.parametrize("flaw,check_id", [
+    ("selective_invitation", "invitation_selectivity"),
+    ("channel_skew", "response_rate_skew"),
+    ("happy_respond_more", "representativeness"),
+])
+def test_planted_flaw_is_detected_in_ninety_percent_of_runs(flaw, check_id):
+    hits = sum(audit_statuses(20_000 + i, (flaw,))[check_id] == "fail" for i in range(N_FLAWED))
+    assert hits >= 0.9 * N_FLAWED, f"{flaw}: {check_id} failed only {hits}/{N_FLAWED}"

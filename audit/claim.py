@@ -1,6 +1,7 @@
 """What is being audited: the published claim (SPEC `claim.json`).
 
-A claim says which number was published (`value`), on which metric and scale, and what it
+A claim says which number was published (`value`: the level, or for a `change` claim the
+published difference after − before), on which metric and scale, and what it
 is compared with: nothing (`level`), a benchmark, an earlier period (`change`) or the other
 units (`best_unit`). Without a claim file the audit runs on the headline metric of the whole
 file as a `level` claim.

@@ -28,7 +28,6 @@ import io
 import json
 import math
 import re
-import tempfile
 import tomllib
 import warnings
 from dataclasses import dataclass, field
@@ -396,41 +395,15 @@ def _columns_grid(headers: Sequence[Any], columns: Sequence[Sequence[Any]]) -> t
 
 
 def _parquet_grid(data: bytes, name: str) -> tuple[list[list[str]], list[int]]:
-    """Parquet via pyarrow; duckdb is the fallback where pyarrow cannot be imported."""
+    """Parquet via pyarrow (typed columns become text cells like every other format)."""
+    import pyarrow.parquet as pq
+
     try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        pq = None
-    if pq is not None:
-        try:
-            table = pq.read_table(io.BytesIO(data))
-            return _columns_grid(table.column_names, [c.to_pylist() for c in table.columns])
-        except Exception as exc:   # pyarrow.lib.ArrowInvalid, OSError, ... for damaged files
-            raise InputError(f"the Parquet file cannot be opened ({type(exc).__name__}: {exc})", file=name,
-                             expected="a Parquet file written by pandas/pyarrow/Spark") from exc
-    try:
-        import duckdb
-    except ImportError as exc:
-        raise InputError("reading Parquet needs the pyarrow package, which is not usable here", file=name,
-                         expected="the same data saved as CSV or XLSX") from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.parquet"
-        path.write_bytes(data)
-        try:
-            con = duckdb.connect()
-            try:
-                headers = [d[0] for d in con.execute("SELECT * FROM read_parquet(?) LIMIT 0",
-                                                     [str(path)]).description]
-                # as text: time-zone-aware timestamps would otherwise need pytz to reach Python
-                cast = ", ".join('CAST("{0}" AS VARCHAR)'.format(h.replace('"', '""')) for h in headers)
-                records = con.execute(f"SELECT {cast} FROM read_parquet(?)", [str(path)]).fetchall()
-            finally:
-                con.close()
-        except Exception as exc:   # duckdb.IOException / InvalidInputException for damaged files
-            raise InputError(f"the Parquet file cannot be opened ({type(exc).__name__}: {exc})", file=name,
-                             expected="a Parquet file written by pandas/pyarrow/Spark") from exc
-    columns = [[rec[j] for rec in records] for j in range(len(headers))]
-    return _columns_grid(headers, columns)
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as exc:   # pyarrow.lib.ArrowInvalid, OSError, ... for damaged files
+        raise InputError(f"the Parquet file cannot be opened ({type(exc).__name__}: {exc})", file=name,
+                         expected="a Parquet file written by pandas/pyarrow/Spark") from None
+    return _columns_grid(table.column_names, [c.to_pylist() for c in table.columns])
 
 
 def _frame_grid(frame: pd.DataFrame) -> tuple[list[list[str]], list[int]]:

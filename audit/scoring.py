@@ -122,6 +122,9 @@ def finding_phrase(check: CheckResult, metric: str) -> str:
 
 
 def claim_label(claim: Claim, metric_result: MetricResult) -> str:
+    if claim.type == "change":
+        change = f" of {format_points(claim.value, claim.metric)}" if claim.value is not None else ""
+        return f"the published change{change} from {claim.before} to {claim.after}"
     if claim.value is not None:
         return f"the published {format_value(claim.value, claim.metric)} {METRIC_LABELS[claim.metric]}"
     if claim.type == "best_unit":

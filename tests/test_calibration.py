@@ -1,7 +1,9 @@
 """Calibration and power of the engine's checks on seeded simulations with known truth.
 
 Clean audits (MCAR invitation and response) must not cry wolf: each check fails in at
-most 5 % of 200 runs. Planted flaws must be found in at least 90 % of runs.
+most 5 % of 200 runs, and the checks gated by a test at alpha = 0.05 flag (warn or fail)
+no more often than that level allows (the binomial 99 % upper bound of 5 % in 200 runs,
+8.6 %). Planted flaws must be flagged by the check built for them in at least 90 % of runs.
 """
 from __future__ import annotations
 
@@ -37,6 +39,12 @@ def test_clean_audits_fail_each_check_at_most_five_percent(clean_runs, check_id)
     assert fails <= 0.05 * N_CLEAN, f"{check_id} failed {fails}/{N_CLEAN} clean audits"
 
 
+@pytest.mark.parametrize("check_id", ["response_rate_skew", "invitation_selectivity", "representativeness"])
+def test_clean_audits_flag_test_gated_checks_at_the_nominal_level(clean_runs, check_id):
+    flagged = sum(run[check_id] in ("warn", "fail") for run in clean_runs)
+    assert flagged <= 0.086 * N_CLEAN, f"{check_id} flagged {flagged}/{N_CLEAN} clean audits"
+
+
 def test_clean_audits_run_every_engine_check(clean_runs):
     # a check that silently stops running would pass calibration trivially
     for check_id in ENGINE_CHECKS:
@@ -48,6 +56,6 @@ def test_clean_audits_run_every_engine_check(clean_runs):
     ("channel_skew", "response_rate_skew"),
     ("happy_respond_more", "representativeness"),
 ])
-def test_planted_flaw_is_detected_in_ninety_percent_of_runs(flaw, check_id):
-    hits = sum(audit_statuses(20_000 + i, (flaw,))[check_id] == "fail" for i in range(N_FLAWED))
-    assert hits >= 0.9 * N_FLAWED, f"{flaw}: {check_id} failed only {hits}/{N_FLAWED}"
+def test_planted_flaw_is_flagged_in_ninety_percent_of_runs(flaw, check_id):
+    hits = sum(audit_statuses(20_000 + i, (flaw,))[check_id] in ("warn", "fail") for i in range(N_FLAWED))
+    assert hits >= 0.9 * N_FLAWED, f"{flaw}: {check_id} flagged only {hits}/{N_FLAWED}"

@@ -58,18 +58,7 @@ def note(table_notes: tuple[RowNote, ...], reason: str) -> RowNote:
 
 
 def write_parquet(frame: pd.DataFrame, path) -> None:
-    """Parquet via pyarrow when it imports, else duckdb (pyarrow 26 needs numpy >= 2)."""
-    try:
-        import pyarrow  # noqa: F401
-        frame.to_parquet(path)
-        return
-    except ImportError:
-        pass
-    duckdb = pytest.importorskip("duckdb")
-    con = duckdb.connect()
-    con.register("frame", frame)
-    con.execute(f"COPY frame TO '{path}' (FORMAT parquet)")
-    con.close()
+    frame.to_parquet(path)
 
 
 BASIC = [["Ticket ID", "Agent Name", "CSAT Score", "Survey Date", "Channel"],

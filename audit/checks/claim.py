@@ -112,7 +112,7 @@ def claim_significance(data: AuditData) -> CheckResult:
                        f"{format_points(c.ci_high, metric)}).") + _mde_text(c, metric)
         return CheckResult("claim_significance", status, TITLE, summary, statistic=c.statistic,
                            p_value=c.p_value, effect_size=c.difference,
-                           details=_details(c, before=claim.before, after=claim.after))
+                           details=_details(c, before=claim.before, after=claim.after, published=claim.value))
     # best_unit
     unit = data.responses[data.unit_column].astype(str)
     mine, rest = scores[unit == claim.unit], scores[unit != claim.unit]

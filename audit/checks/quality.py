@@ -108,7 +108,7 @@ def sample_size(data: AuditData) -> CheckResult:
         details["n_needed_for_5_points"] = required_sample_size(
             min(max(iv.estimate, 0.01), 0.99), MOE_WARN, population_size=population_size)
         details["n_needed_for_5_points_worst_case"] = worst
-    if claim.value is not None:
+    if claim.value is not None and claim.type != "change":   # a change claim publishes a difference
         prec = stated_precision(claim.value, n, moe=moe, proportion=metric == "top2box")
         details["stated_precision"] = {k: getattr(prec, k) for k in prec.__dataclass_fields__}
         if prec.grim_consistent is False:

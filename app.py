@@ -16,6 +16,7 @@ from audit.render import findings_csv, report_html, report_json
 
 SAMPLE = Path(__file__).parent / "sample_data" / "contact_center"
 STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "not_applicable": "➖"}
+STATUS_LABELS = {"pass": "pass", "warn": "warning", "fail": "fail", "not_applicable": "not applicable"}
 
 
 @st.cache_data(show_spinner=False)
@@ -38,9 +39,12 @@ def show_report(bundle: dict) -> None:
         f"**The number:** {format_value(metric['estimate'], name)} "
         f"(95 % CI {format_value(metric['ci_low'], name)} – {format_value(metric['ci_high'], name)}, "
         f"n = {metric['n']:,}); population-weighted: {format_value(metric.get('adjusted_estimate'), name)}.")
-    rows = [{"": STATUS_ICONS[c["status"]], "check": c["title"], "status": c["status"], "finding": c["summary"]}
-            for c in report["checks"]]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    if cred.get("caps"):
+        st.caption("Score capped because: " + "; ".join(cred["caps"]) + ". See the methodology for the rubric.")
+    # st.table wraps long findings and shows every row (st.dataframe would truncate both)
+    rows = [{"check": c["title"], "status": f"{STATUS_ICONS[c['status']]} {STATUS_LABELS[c['status']]}",
+             "finding": c["summary"]} for c in report["checks"]]
+    st.table(pd.DataFrame(rows).set_index("check"))
     c1, c2, c3 = st.columns(3)
     c1.download_button("report.json", bundle["json"], "report.json", "application/json")
     c2.download_button("findings.csv", bundle["csv"], "findings.csv", "text/csv")

@@ -185,8 +185,9 @@ def two_proportions(
     if no_variation:
         statistic, p_value, power = None, float(fisher_p), None
     else:
-        score = test_proportions_2indep(k1, n1, k2, n2, method="score",
-                                        alternative=sm_alternative)
+        with np.errstate(divide="ignore"):   # statsmodels' odds-ratio side output divides by 1 − p̂ = 0
+            score = test_proportions_2indep(k1, n1, k2, n2, method="score",
+                                            alternative=sm_alternative)
         statistic, p_value = float(score.statistic), float(score.pvalue)
         power = _finite_or_none(power_proportions_2indep(
             difference, p2, n1, ratio=n2 / n1, alpha=ALPHA,

@@ -34,7 +34,8 @@ class MetricResult:
         return {"name": self.name, "estimate": self.estimate, "ci_low": self.ci_low,
                 "ci_high": self.ci_high, "ci_method": self.ci_method, "n": self.n,
                 "adjusted_estimate": self.adjusted_estimate, "se": self.se,
-                "population_size": self.population_size}
+                "population_size": self.population_size,
+                "finite_population_correction": self.population_size is not None}
 
 
 def metric_range(metric: str, scale: tuple[float, float]) -> float:

@@ -60,15 +60,20 @@ def test_verdict_shown_is_the_engines_verdict_sentence(app, engine_report):
 
 
 def test_checks_table_has_one_row_per_spec_check(app):
-    assert len(app.dataframe) == 1
-    assert len(app.dataframe[0].value) == N_SPEC_CHECKS
+    assert len(app.table) == 1
+    assert len(app.table[0].value) == N_SPEC_CHECKS
 
 
 def test_checks_table_lists_the_engines_checks_in_order_with_their_status(app, engine_report):
-    table = app.dataframe[0].value
-    assert list(table["check"]) == [c.title for c in engine_report.checks]
-    assert list(table["status"]) == [c.status for c in engine_report.checks]
+    table = app.table[0].value
+    assert list(table.index) == [c.title for c in engine_report.checks]
+    assert [s.split(" ", 1)[1] for s in table["status"]] == [
+        {"not_applicable": "not applicable", "warn": "warning"}.get(c.status, c.status) for c in engine_report.checks]
     assert list(table["finding"]) == [c.summary for c in engine_report.checks]
+
+
+def test_score_cap_is_explained(app, engine_report):
+    assert any("capped" in c.value for c in app.caption) == bool(engine_report.credibility.caps)
 
 
 def test_page_offers_the_three_report_downloads(app):

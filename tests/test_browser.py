@@ -118,8 +118,8 @@ def test_browser_shows_the_engines_credibility_score(sync_playwright, app_url, e
             score.wait_for(state="visible", timeout=SCORE_TIMEOUT_S * 1000)
             rendered = time.perf_counter()
             shown = score.inner_text().strip()
-            # Let the checks table (a canvas grid) paint before the screenshot.
-            page.get_by_test_id("stDataFrame").wait_for(state="visible", timeout=30_000)
+            # Let the checks table paint before the screenshot.
+            page.get_by_test_id("stTable").wait_for(state="visible", timeout=30_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "app_sample_audit.png"), full_page=True)
         finally:

@@ -204,3 +204,23 @@ def test_cli_column_flag_maps_a_header(tmp_path):
 def test_cli_help_documents_the_run_command():
     result = run_cli("run", "--help")
     assert result.returncode == 0 and "--population" in result.stdout and "exit codes" in result.stdout
+
+
+def test_nps_claim_is_reported_in_points():
+    from audit.simulation import simulate_contact_center
+    sim = simulate_contact_center(np.random.default_rng(7), scale=(0, 10), metric="nps")
+    report = run_audit(sim.responses, claim=sim.claim)
+    s = sim.responses["score"].to_numpy()
+    # Reichheld (2003): % promoters (9-10) minus % detractors (0-6)
+    assert report.metric.name == "nps"
+    assert report.metric.estimate == pytest.approx(100 * ((s >= 9).mean() - (s <= 6).mean()), rel=1e-12)
+    assert report.metric.ci_low < report.metric.estimate < report.metric.ci_high
+
+
+def test_mean_claim_without_population_is_the_t_interval():
+    from statsmodels.stats.weightstats import DescrStatsW
+    responses = pd.read_csv(CLEAN / "responses.csv")
+    report = run_audit(responses, claim={"metric": "mean"})
+    low, high = DescrStatsW(responses["score"].to_numpy(float)).tconfint_mean(alpha=0.05)
+    assert report.metric.estimate == pytest.approx(responses["score"].mean(), rel=1e-12)
+    assert (report.metric.ci_low, report.metric.ci_high) == pytest.approx((low, high), rel=1e-10)

@@ -114,7 +114,7 @@ def response_rate_skew(data: AuditData, rng: np.random.Generator, *, n_simulatio
         for column in material:
             rates = details[column]["rates"]
             hi, lo = max(rates, key=rates.get), min(rates, key=rates.get)
-            parts.append(f"{column} ({hi} {100 * rates[hi]:.0f} % vs {lo} {100 * rates[lo]:.0f} %, "
+            parts.append(f"{column} ({hi}: {100 * rates[hi]:.0f} % vs {lo}: {100 * rates[lo]:.0f} %, "
                          f"V = {details[column]['cramers_v']:.2f})")
         summary = "Response rates differ materially by " + "; ".join(parts) + ", so those segments are over-represented."
     elif significant:

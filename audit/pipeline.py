@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from audit.checks.awards import funnel_outliers, rank_uncertainty
 from audit.checks.bias import invitation_selectivity, nonresponse_adjustment, representativeness
 from audit.checks.claim import claim_significance
 from audit.checks.integrity import pending_checks
@@ -71,12 +72,24 @@ def _split_mapping(mapping: Mapping[str, Any] | None) -> tuple[dict, dict]:
     return dict(mapping), {}
 
 
+def survey_process_checks(data: AuditData, rng: np.random.Generator, *,
+                          n_simulations: int = 10_000) -> list[CheckResult]:
+    """Checks of the survey process and the claim: data quality, precision, response rates,
+    selection and non-response bias, significance."""
+    return [data_quality(data), sample_size(data), response_rate(data),
+            response_rate_skew(data, rng, n_simulations=n_simulations),
+            invitation_selectivity(data), representativeness(data), nonresponse_adjustment(data),
+            claim_significance(data)]
+
+
+def integrity_checks(data: AuditData, rng: np.random.Generator) -> list[CheckResult]:
+    """Checks of the award/ranking and of the individual responses."""
+    return [rank_uncertainty(data, rng), funnel_outliers(data), *pending_checks()]
+
+
 def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int) -> tuple[CheckResult, ...]:
     """Every SPEC check, in SPEC order."""
-    results = [data_quality(data), sample_size(data), response_rate(data),
-               response_rate_skew(data, rng, n_simulations=n_simulations),
-               invitation_selectivity(data), representativeness(data), nonresponse_adjustment(data),
-               claim_significance(data), *pending_checks()]
+    results = survey_process_checks(data, rng, n_simulations=n_simulations) + integrity_checks(data, rng)
     by_id = {r.id: r for r in results}
     return tuple(by_id[i] for i in CHECK_ORDER)
 

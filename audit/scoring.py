@@ -118,17 +118,19 @@ def finding_phrase(check: CheckResult, metric: str) -> str:
     if check.id == "response_rate":
         return f"only {100 * d.get('rate', 0):.1f} % of invited customers answered"
     first = check.summary.split(". ")[0].rstrip(".")
-    return first[:1].lower() + first[1:]
+    # lower-case an ordinary first word ("Response rates"), not a name ("A07's lead")
+    return first[:1].lower() + first[1:] if first[1:2].islower() else first
 
 
 def claim_label(claim: Claim, metric_result: MetricResult) -> str:
+    if claim.type == "best_unit":
+        published = f" (published {format_value(claim.value, claim.metric)})" if claim.value is not None else ""
+        return f"the award to {claim.unit}{published}"
     if claim.type == "change":
         change = f" of {format_points(claim.value, claim.metric)}" if claim.value is not None else ""
         return f"the published change{change} from {claim.before} to {claim.after}"
     if claim.value is not None:
         return f"the published {format_value(claim.value, claim.metric)} {METRIC_LABELS[claim.metric]}"
-    if claim.type == "best_unit":
-        return f"the award to {claim.unit}"
     return f"the {format_value(metric_result.estimate, claim.metric)} {METRIC_LABELS[claim.metric]}"
 
 

@@ -12,7 +12,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from audit import run_audit
+from audit.claim import parse_claim
+from audit.data import prepare
+from audit.loading import load_population, load_responses
+from audit.pipeline import survey_process_checks
 from audit.simulation import simulate_contact_center
 
 N_CLEAN = 200
@@ -23,9 +26,12 @@ ENGINE_CHECKS = ("data_quality", "sample_size", "response_rate", "response_rate_
 
 
 def audit_statuses(seed: int, flaws: tuple[str, ...] = ()) -> dict[str, str]:
+    """Statuses of the survey-process checks on one seeded simulated audit (loaded through
+    the same loader and linkage as `run_audit`)."""
     sim = simulate_contact_center(np.random.default_rng(seed), n_interactions=3000, flaws=flaws)
-    report = run_audit(sim.responses, sim.population, sim.claim, seed=seed, n_simulations=2000)
-    return {c.id: c.status for c in report.checks}
+    data = prepare(load_responses(sim.responses), load_population(sim.population), parse_claim(sim.claim))
+    checks = survey_process_checks(data, np.random.default_rng(seed), n_simulations=2000)
+    return {c.id: c.status for c in checks}
 
 
 @pytest.fixture(scope="module")

@@ -179,6 +179,14 @@ def test_with_customer_ids_in_the_interactions_table_someone_elses_survey_is_fla
     assert result.details["suspect_units"] == ["A1"]
 
 
+def test_without_a_unit_column_repeat_raters_warn_but_cannot_be_tested_against_peers():
+    frame = stuffed_export().drop(columns=["agent_id"])
+    result = duplicate_responses(prepared(frame), rng())
+    assert result.status == "warn"
+    assert result.details["repeat_raters"] == [{"customer_id": "C9999", "unit": "(all)", "responses": 6}]
+    assert result.details["suspect_units"] == []
+
+
 def test_ballot_stuffing_in_a_simulated_audit_names_the_agent():
     sim, data = simulated(7, ("ballot_stuffing",))
     result = duplicate_responses(data, rng())
@@ -278,6 +286,22 @@ def test_interaction_times_come_from_the_interactions_table_when_responses_lack_
     assert a["count"] == b["count"] > 0 and a["rows"] == b["rows"]
 
 
+def test_without_interaction_times_or_units_timing_says_what_it_could_not_test():
+    frame = export(50).drop(columns=["interaction_at", "agent_id"])
+    result = timing_anomalies(prepared(frame), rng())
+    assert result.status == "pass" and result.details["burst_test"]["units_tested"] == 0
+    assert "could be tested" in result.summary
+
+
+def test_without_interaction_times_bursts_are_tested_against_the_peers_arrivals():
+    frame = export(300, agents=5, seed=8).drop(columns=["interaction_at"])
+    burst = frame.index[frame["agent_id"] == "A4"][:12]
+    frame.loc[burst, "submitted_at"] = T0 + pd.Timedelta(days=20) + pd.to_timedelta(np.arange(12) * 30, unit="s")
+    result = timing_anomalies(prepared(frame), rng())
+    assert result.status == "fail" and result.details["bursts"][0]["unit"] == "A4"
+    assert result.details["burst_test"]["null"] == "peers' submission times"
+
+
 def test_timing_reports_the_lag_distribution():
     sim, data = simulated(10)
     lags = timing_anomalies(data, rng()).details["lags"]
@@ -315,6 +339,13 @@ def test_all_top_grids_alone_are_not_a_finding():
     frame.loc[top, [f"q_{j}" for j in range(1, 7)]] = 5       # 10 % answer all-5, spread over agents
     result = straightlining(prepared(frame), rng())
     assert result.status == "pass" and result.details["share_top"] >= 0.1
+
+
+def test_a_single_middle_straightliner_is_not_a_finding():
+    frame = export(40, items=6, seed=7)
+    frame.loc[0, [f"q_{j}" for j in range(1, 7)]] = 3
+    result = straightlining(prepared(frame), rng())
+    assert result.details["midscale"]["count"] == 1 and result.status == "pass"
 
 
 def test_one_agents_straightliners_beyond_its_peers_at_the_same_score_fail():

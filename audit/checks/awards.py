@@ -23,7 +23,6 @@ from audit.headline import format_p, format_points, format_value, metric_variabl
 from audit.ranking import (
     ALARM_PROBABILITIES,
     ALERT_PROBABILITIES,
-    FUNNEL_PROBABILITIES,
     adjusted_funnel_limits,
     beta_posterior,
     binomial_rank_variances,
@@ -39,6 +38,7 @@ from audit.ranking import (
     probability_best_normal,
     rank_confidence_sets,
     tau_best_set,
+    winsorised_square_expectation,
 )
 from audit.results import CheckResult, not_applicable
 
@@ -124,7 +124,9 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
     best, under the fitted prior (EB) and a flat one. Variances are floored so that a
     5/5 unit is not "certain": (y+2)/(n+4) for shares, four pseudo-responses at the pooled
     within-unit variance for means. For claims that name no unit the check describes the
-    unit a league table would crown and passes: no award is at stake.
+    unit a league table would crown and passes: no award is at stake (``rubric_status``
+    says what the rubric would give it). Status: `rank_status`. ``statistic`` = number of
+    ranks in the claimed unit's marginal set; ``effect_size`` = its EB P(best).
     """
     summary = unit_summary(data)
     if summary is None:
@@ -270,7 +272,8 @@ def funnel_outliers(data: AuditData) -> CheckResult:
     the limits enough to hide itself. Unadjusted exact limits flag a unit only when its exact
     tail probability is below the level (`exact_funnel_flags`). Status: `funnel_status`.
     Seeded clean simulations (20 agents): fail in ~1-2 % of audits at 3 000 interactions,
-    ~3-6 % at 20 000.
+    ~3-6 % at 20 000. ``statistic`` = number of alarm-level outliers, ``p_value`` = the
+    chance of that many among I units, ``effect_size`` = φ.
     """
     summary = unit_summary(data)
     if summary is None:
@@ -384,7 +387,7 @@ def funnel_outliers(data: AuditData) -> CheckResult:
         "winsor_bounds": list(disp.winsor_bounds), "overdispersed": bool(adjusted),
         "phi_unwinsorised": raw.phi, "tau2_unwinsorised": raw.tau2,
         "phi_spiegelhalter": spiegelhalter.phi, "tau2_spiegelhalter": spiegelhalter.tau2,
-        "phi_consistency_factor": spiegelhalter.phi / disp.phi,
+        "phi_consistency_factor": winsorised_square_expectation(WINSOR),
         "alarms": alarms, "alerts": alerts, "units_count": units,
         "p_alarms_by_chance": p_alarms, "p_alerts_by_chance": p_alerts,
         "claimed_unit": claimed,

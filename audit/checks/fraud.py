@@ -232,25 +232,29 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
         per_customer = cust.dropna().value_counts()
         customers_multiple = int((per_customer >= 2).sum())
         details["responses_per_customer_max"] = int(per_customer.max()) if len(per_customer) else 0
+        # without a unit column the whole file is one unit: repeat raters still warn,
+        # but there are no peers to test them against
+        rater_units = units if units is not None else pd.Series("(all)", index=resp.index)
+        pair_counts = pd.DataFrame({"c": cust, "u": rater_units}).dropna().value_counts()
+        details["customers_with_multiple_same_unit"] = int(
+            pair_counts[pair_counts >= 2].index.get_level_values(0).nunique())
+        flags, rule = _stuffing_flags(data, resp, rater_units)
+        details["repeat_rater_responses"] = int(flags.sum())
+        flagged_pairs = pd.DataFrame({"c": cust[flags], "u": rater_units[flags]}).value_counts()
+        details["repeat_raters"] = [{"customer_id": str(c), "unit": str(u), "responses": int(k)}
+                                    for (c, u), k in flagged_pairs.head(MAX_ROWS_LISTED).items()]
+        details["repeat_rule"] = rule
+        examples["repeat_rater"] = _rows(resp, flags)
         if units is not None:
-            pair_counts = pd.DataFrame({"c": cust, "u": units}).dropna().value_counts()
-            details["customers_with_multiple_same_unit"] = int(
-                pair_counts[pair_counts >= 2].index.get_level_values(0).nunique())
-            flags, rule = _stuffing_flags(data, resp, units)
-            details["repeat_rater_responses"] = int(flags.sum())
-            flagged_pairs = pd.DataFrame({"c": cust[flags], "u": units[flags]}).value_counts()
-            details["repeat_raters"] = [{"customer_id": str(c), "unit": str(u), "responses": int(k)}
-                                        for (c, u), k in flagged_pairs.head(MAX_ROWS_LISTED).items()]
-            details["repeat_rule"] = rule
-            examples["repeat_rater"] = _rows(resp, flags)
             excess = _unit_excess(flags, units, rng)
             repeat_strong, repeat_weak, per_unit = excess["strong"], excess["weak"], excess["per_unit"]
             details["unit_homogeneity"] = excess["homogeneity"]
-            # keep each repeat rater's first response to the unit
-            flagged = resp[flags].assign(_u=units[flags]).sort_values(sort_keys, kind="stable", na_position="last")
-            later = flagged.duplicated(subset=["customer_id", "_u"], keep="first")
-            duplicates["repeat_rater"] = int(later.sum())
-            removed = removed.union(flagged.index[later.to_numpy()])
+        # keep each repeat rater's first response to the unit
+        flagged = resp[flags].assign(_u=rater_units[flags]).sort_values(sort_keys, kind="stable",
+                                                                         na_position="last")
+        later = flagged.duplicated(subset=["customer_id", "_u"], keep="first")
+        duplicates["repeat_rater"] = int(later.sum())
+        removed = removed.union(flagged.index[later.to_numpy()])
     if units is not None:
         for kind, mask in masks.items():
             by_unit = mask.fillna(False).groupby(units).sum()
@@ -559,8 +563,14 @@ def timing_anomalies(data: AuditData, rng: np.random.Generator) -> CheckResult:
     else:
         summary = ("No response precedes its interaction and no unit's responses cluster in time beyond what "
                    "its interaction times and response lags explain.")
-        if interaction is None:
-            summary = "No burst in time beyond the peers' arrival pattern (interaction times unknown)."
+        if not tests:
+            summary = ("No response precedes its interaction; bursts were not tested (they need interaction "
+                       "times or a unit column for a null that follows interaction volume)."
+                       if interaction is not None else
+                       "Neither responses before their interaction nor bursts could be tested: they need "
+                       "interaction_at or a unit column.")
+        elif interaction is None:
+            summary = "No unit's responses cluster in time beyond the peers' arrival pattern (interaction times unknown)."
     n_before = details["before_interaction"].get("count")
     return CheckResult(check_id, status, title, summary,
                        statistic=float(n_before) if n_before is not None else None,
@@ -581,7 +591,8 @@ def straightlining(data: AuditData, rng: np.random.Generator) -> CheckResult:
     with the same score (exact stratified one-sided test; Holm at 1 % fails if material,
     ≥ 5 rows and ≥ 2× expected; BH at 5 % warns), and, with ≥ 5 items, the same middle
     answer (neither end of the scale) to every item, which genuine respondents rarely
-    give: warn above 1 % of respondents, fail when its Wilson 95 % lower bound exceeds 2 %.
+    give: warn above 1 % of respondents (≥ 3 rows), fail when its Wilson 95 % lower bound
+    exceeds 2 % (≥ 5 rows).
     """
     check_id, title = "straightlining", "Straight-lining"
     resp = data.responses
@@ -603,7 +614,7 @@ def straightlining(data: AuditData, rng: np.random.Generator) -> CheckResult:
     mid_iv = wilson_interval(int(midscale.sum()), n)
     strong = weak = False
     if len(items) >= MIN_ITEMS_MIDSCALE_RULE:
-        strong |= mid_iv.ci_low > MIDSCALE_FAIL_LOWER_BOUND
+        strong |= mid_iv.ci_low > MIDSCALE_FAIL_LOWER_BOUND and midscale.sum() >= MIN_FLAGGED_IN_UNIT
         weak |= mid_iv.estimate > MIDSCALE_WARN_SHARE and midscale.sum() >= 3
     units = _unit_labels(data, resp)
     excess = (_unit_excess(flags[answered], units[answered], rng, _score_strata(resp)[answered])
@@ -655,10 +666,10 @@ def speeding(data: AuditData, rng: np.random.Generator, *, fraction: float = SPE
     Speeder: duration_s < fraction × median duration (default 0.3, the strict practice rule;
     METHODS §8.4). Reported with the metric with and without speeders (Greszki, Meyer &
     Schoen 2015: flag and compare, do not silently drop). Warn when more than 2 % of
-    respondents speed; fail when the Wilson 95 % lower bound of that share exceeds 5 %, or
-    when a unit's share exceeds its peers' among respondents with the same score (exact
-    stratified one-sided test, Holm at 1 %; ≥ 5 speeders and ≥ 2× expected). A
-    BH-significant unit excess warns.
+    respondents speed (≥ 3 rows); fail when the Wilson 95 % lower bound of that share
+    exceeds 5 % (≥ 5 rows), or when a unit's share exceeds its peers' among respondents
+    with the same score (exact stratified one-sided test, Holm at 1 %; ≥ 5 speeders and
+    ≥ 2× expected). A BH-significant unit excess warns.
     """
     check_id, title = "speeding", "Speeding"
     resp = data.responses
@@ -669,7 +680,7 @@ def speeding(data: AuditData, rng: np.random.Generator, *, fraction: float = SPE
     flags, threshold = speeders(duration, fraction=fraction)
     n, k = int(usable.sum()), int(flags[usable].sum())
     iv = wilson_interval(k, n)
-    strong = iv.ci_low > SPEEDING_FAIL_LOWER_BOUND
+    strong = iv.ci_low > SPEEDING_FAIL_LOWER_BOUND and k >= MIN_FLAGGED_IN_UNIT
     weak = iv.estimate > SPEEDING_WARN_SHARE and k >= 3
     units = _unit_labels(data, resp)
     excess = (_unit_excess(flags[usable], units[usable], rng, _score_strata(resp)[usable])

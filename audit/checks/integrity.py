@@ -10,8 +10,6 @@ from __future__ import annotations
 from audit.results import CheckResult, not_applicable
 
 PENDING = {
-    "rank_uncertainty": "Rank uncertainty",
-    "funnel_outliers": "Funnel-plot outliers",
     "duplicate_responses": "Duplicate responses",
     "near_duplicates": "Near-duplicate answer patterns",
     "timing_anomalies": "Timing anomalies",

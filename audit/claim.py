@@ -30,7 +30,6 @@ class Claim:
     metric: str | None = None            # None until the scale is known (see `with_defaults`)
     scale: tuple[float, float] | None = None
     value: float | None = None
-    value_decimals_text: str | None = None   # the published value as written, for precision checks
     unit_column: str | None = None
     unit: str | None = None
     period_column: str | None = None
@@ -40,10 +39,16 @@ class Claim:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def with_defaults(self, scale: tuple[float, float]) -> "Claim":
-        """Fill the metric (NPS on a 0-10 scale, else top2box) and the scale once known."""
+        """Fill the metric (NPS on a 0-10 scale, else top2box) and the scale once known, and
+        bring a top-box figure published as a percentage ("95", "+3" points) to the 0-1 scale."""
         metric = self.metric or ("nps" if tuple(scale) == (0, 10) else "top2box")
         title = self.title or f"{METRIC_LABELS[metric]} of all responses"
-        return Claim(**{**self.__dict__, "metric": metric, "scale": tuple(scale), "title": title})
+        value, benchmark = self.value, self.benchmark
+        if metric == "top2box":
+            value = _as_share(value, "value", difference=self.type == "change")
+            benchmark = _as_share(benchmark, "benchmark", difference=False)
+        return Claim(**{**self.__dict__, "metric": metric, "scale": tuple(scale), "title": title,
+                        "value": value, "benchmark": benchmark})
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"title": self.title, "type": self.type, "metric": self.metric}
@@ -53,6 +58,25 @@ class Claim:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
+
+
+def _as_share(value: float | None, key: str, *, difference: bool) -> float | None:
+    """A share published as a percentage (95, or a change of +3 points) on the 0-1 scale."""
+    if value is None:
+        return None
+    if difference:
+        if abs(value) > 1:
+            value = value / 100.0
+        if abs(value) > 1:
+            raise InputError(f"a change of {value * 100:g} points in a share is impossible", file="claim",
+                             column=key, expected="a change between -1 and 1 (or -100 and 100 points)")
+        return value
+    if 1 < value <= 100:
+        value = value / 100.0
+    if not 0 <= value <= 1:
+        raise InputError(f"a top-box share of {value:g} is impossible", file="claim", column=key,
+                         expected="a share between 0 and 1 (or a percentage)")
+    return value
 
 
 def strip_json_comments(text: str) -> str:
@@ -116,15 +140,12 @@ def parse_claim(obj: Mapping[str, Any] | None, *, name: str = "claim.json") -> C
         scale = (float(scale[0]), float(scale[1]))
     if metric == "nps" and scale is not None and scale != (0.0, 10.0):
         raise InputError("NPS is defined on the 0-10 scale", file=name, column="scale", expected="[0, 10]")
+    if metric == "nps" and scale is None:
+        scale = (0.0, 10.0)   # NPS is defined on 0-10, whatever the observed range
     value = _number(obj, "value", name)
-    if metric == "top2box" and value is not None and 1 < value <= 100:
-        value = value / 100.0  # published as a percentage ("95" for 95 %)
     benchmark = _number(obj, "benchmark", name)
-    if metric == "top2box" and benchmark is not None and 1 < benchmark <= 100:
-        benchmark = benchmark / 100.0
     claim = Claim(
         title=str(obj.get("title") or ""), type=ctype, metric=metric, scale=scale, value=value,
-        value_decimals_text=repr(obj["value"]) if value is not None else None,
         unit_column=_text(obj, "unit_column"), unit=_text(obj, "unit"),
         period_column=_text(obj, "period_column"), before=_text(obj, "before"),
         after=_text(obj, "after"), benchmark=benchmark, raw=dict(obj),

@@ -148,6 +148,10 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
         )
     frames = [f for f in (resp, pop) if f is not None]
     unit_column = _resolve_column(claim.unit_column, frames, "unit column", responses.name)
+    if (unit_column is not None and unit_column not in resp.columns and pop is not None
+            and unit_column in pop.columns):
+        # the unit is known for the interaction: carry it over through the link
+        resp[unit_column] = resp["interaction_id"].map(pop.set_index("interaction_id")[unit_column])
     if unit_column is None and "agent_id" in resp.columns:
         unit_column = "agent_id"
     period_column = _resolve_column(claim.period_column, frames, "period column", responses.name)

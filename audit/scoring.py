@@ -97,7 +97,10 @@ def finding_phrase(check: CheckResult, metric: str) -> str:
     """A short clause for the verdict sentence."""
     d = check.details
     if check.id == "invitation_selectivity":
-        top = max((k for k in d if k != "model"), key=lambda k: d[k].get("asmd", 0), default="a covariate")
+        covariates = [k for k, v in d.items() if k != "model" and isinstance(v, dict)]
+        if not covariates:
+            return "no interaction was offered the survey" if d.get("invited") == 0 else "surveys were offered selectively"
+        top = max(covariates, key=lambda k: d[k].get("asmd") or 0)
         return f"surveys were offered selectively (invited interactions differ on {top})"
     if check.id == "representativeness":
         asmd = d.get("asmd", {})
@@ -112,11 +115,13 @@ def finding_phrase(check: CheckResult, metric: str) -> str:
                 f"± {format_points(half, metric)}")
     if check.id == "sample_size":
         moe = d.get("margin_of_error")
-        return f"n = {d.get('n')} gives a margin of error of ±{format_points(moe, metric)}" if moe else "too few responses"
+        return (f"n = {d.get('n')} gives a margin of error of ±{format_points(moe, metric)}"
+                if moe is not None else "too few responses")
     if check.id == "data_quality":
         return f"{d.get('rows_dropped', 0):,} of {d.get('rows_read', 0):,} rows were unusable or problematic"
     if check.id == "response_rate":
-        return f"only {100 * d.get('rate', 0):.1f} % of invited customers answered"
+        return (f"only {100 * d['rate']:.1f} % of invited customers answered" if d.get("rate") is not None
+                else "no interaction was invited")
     first = check.summary.split(". ")[0].rstrip(".")
     # lower-case an ordinary first word ("Response rates"), not a name ("A07's lead")
     return first[:1].lower() + first[1:] if first[1:2].islower() else first

@@ -26,7 +26,26 @@ def test_url_inside_a_string_is_not_a_comment():
 
 
 def test_top2box_value_given_as_percent_becomes_a_share():
-    assert parse_claim({"metric": "top2box", "value": 95}).value == pytest.approx(0.95)
+    assert parse_claim({"metric": "top2box", "value": 95}).with_defaults((1, 5)).value == pytest.approx(0.95)
+
+
+def test_percentage_without_metric_is_normalised_once_the_metric_is_known():
+    claim = parse_claim({"type": "benchmark", "benchmark": 85, "value": 92.4}).with_defaults((1, 5))
+    assert (claim.benchmark, claim.value) == pytest.approx((0.85, 0.924))
+
+
+def test_published_change_in_points_becomes_a_share_difference():
+    claim = parse_claim({"type": "change", "period_column": "p", "before": "a", "after": "b", "value": -3})
+    assert claim.with_defaults((1, 5)).value == pytest.approx(-0.03)
+
+
+def test_impossible_share_is_an_input_error():
+    with pytest.raises(InputError, match="impossible"):
+        parse_claim({"value": 250}).with_defaults((1, 5))
+
+
+def test_nps_claim_without_scale_is_on_zero_to_ten():
+    assert parse_claim({"metric": "nps"}).scale == (0.0, 10.0)
 
 
 def test_unknown_type_names_the_key():

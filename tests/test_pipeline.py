@@ -224,3 +224,45 @@ def test_mean_claim_without_population_is_the_t_interval():
     low, high = DescrStatsW(responses["score"].to_numpy(float)).tconfint_mean(alpha=0.05)
     assert report.metric.estimate == pytest.approx(responses["score"].mean(), rel=1e-12)
     assert (report.metric.ci_low, report.metric.ci_high) == pytest.approx((low, high), rel=1e-10)
+
+
+def _two_periods(first: list[int], second: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"score": first + second, "period": ["Q2"] * len(first) + ["Q3"] * len(second)})
+
+
+def test_published_rise_is_not_supported_by_a_significant_fall():
+    responses = _two_periods([5] * 240 + [2] * 60, [5] * 150 + [2] * 150)   # 80 % -> 50 %
+    claim = {"type": "change", "metric": "top2box", "period_column": "period", "before": "Q2", "after": "Q3",
+             "value": 0.05}
+    assert run_audit(responses, claim=claim).check("claim_significance").status == "fail"
+
+
+def test_published_rise_that_happened_is_supported():
+    responses = _two_periods([5] * 150 + [2] * 150, [5] * 240 + [2] * 60)   # 50 % -> 80 %
+    claim = {"type": "change", "metric": "top2box", "period_column": "period", "before": "Q2", "after": "Q3",
+             "value": 30}
+    assert run_audit(responses, claim=claim).check("claim_significance").status == "pass"
+
+
+def test_population_where_nobody_was_invited_still_gives_a_report():
+    responses = pd.read_csv(CLEAN / "responses.csv")
+    population = pd.read_csv(CLEAN / "interactions.csv").assign(invited=0)
+    report = run_audit(responses, population)
+    assert report.check("invitation_selectivity").status == "fail"
+    assert report.credibility.grade not in ("A", "B")
+
+
+def test_best_unit_column_known_only_for_interactions_is_linked_in():
+    responses = pd.read_csv(CLEAN / "responses.csv")
+    population = pd.read_csv(CLEAN / "interactions.csv")
+    claim = {"type": "best_unit", "unit_column": "agent_id", "unit": "A05"}
+    with_unit = run_audit(responses, population, claim)
+    without_unit = run_audit(responses.drop(columns="agent_id"), population, claim)
+    assert without_unit.metric.n == with_unit.metric.n
+    assert without_unit.metric.estimate == pytest.approx(with_unit.metric.estimate, rel=1e-12)
+
+
+def test_nps_claim_on_data_without_zeros_is_still_on_zero_to_ten():
+    scores = np.random.default_rng(3).integers(1, 11, size=300)
+    report = run_audit(pd.DataFrame({"score": scores}), claim={"metric": "nps"})
+    assert report.metric.estimate == pytest.approx(100 * ((scores >= 9).mean() - (scores <= 6).mean()))

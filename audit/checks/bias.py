@@ -240,7 +240,10 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
         margins[c] = p_cat.value_counts().to_dict()
         sample_cols[c] = r_cat.to_numpy()
     y = metric_variable(linked["score"], metric, data.scale)
-    claimed = float(np.mean(metric_variable(resp["score"], metric, data.scale)))
+    # the claimed figure on the same (linked) responses, so that unlinked rows are not
+    # mistaken for a non-response shift; the figure over all responses is reported beside it
+    claimed = float(np.mean(y))
+    claimed_all = float(np.mean(metric_variable(resp["score"], metric, data.scale)))
     if not margins:
         return not_applicable("nonresponse_adjustment", title,
                               "No covariate varies among the interactions in scope; nothing to weight on.")
@@ -269,7 +272,8 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
     summary += " Weighting removes only the bias its covariates explain."
     return CheckResult("nonresponse_adjustment", status, title, summary, statistic=diff,
                        effect_size=diff / material if material else None,
-                       details={"claimed": claimed, "published": data.claim.value, "adjusted": adjusted,
+                       details={"claimed": claimed, "claimed_all_responses": claimed_all,
+                                "published": data.claim.value, "adjusted": adjusted,
                                 "se": se, "ci_low": low, "ci_high": high, "difference": diff,
                                 "design_effect": fit.design_effect, "effective_n": fit.effective_n,
                                 "max_weight_ratio": fit.max_ratio, "method": "raking (IPF)",

@@ -97,7 +97,10 @@ def claim_significance(data: AuditData) -> CheckResult:
     if claim.type == "change":
         period = data.responses[claim.period_column].astype(str)
         after, before = scores[period == claim.after], scores[period == claim.before]
-        c = between_groups(after, before, metric, scale, "two-sided")
+        # a published change has a direction: test it one-sided, so that a significant move
+        # the other way can never "support" it
+        direction = "two-sided" if claim.value is None else ("greater" if claim.value > 0 else "less")
+        c = between_groups(after, before, metric, scale, direction)
         moved = "rose" if c.difference > 0 else "fell"
         if c.p_value < ALPHA:
             status = "pass"
@@ -114,10 +117,10 @@ def claim_significance(data: AuditData) -> CheckResult:
                            p_value=c.p_value, effect_size=c.difference,
                            details=_details(c, before=claim.before, after=claim.after, published=claim.value))
     # best_unit
-    unit = data.responses[data.unit_column].astype(str)
-    mine, rest = scores[unit == claim.unit], scores[unit != claim.unit]
+    unit = data.responses[data.unit_column]
+    mine, rest = scores[unit.astype(str) == claim.unit], scores[unit.notna() & (unit.astype(str) != claim.unit)]
     c = between_groups(mine, rest, metric, scale, "greater")
-    k = int(unit.nunique())
+    k = int(unit.dropna().nunique())
     p_adj = bonferroni_winner_p(c.p_value, k)
     if p_adj < ALPHA:
         status = "pass"

@@ -151,9 +151,10 @@ def _shared_key(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     return (np.searchsorted(order, q, side="right") - np.searchsorted(order, q, side="left")) >= 2
 
 
-def _pigeonhole_level(patterns: np.ndarray, weights: np.ndarray | None, open_rows: np.ndarray,
-                      d: int, best: np.ndarray) -> bool:
-    """Candidates sharing one of d + 1 contiguous blocks exactly; False if too many pairs."""
+def _pigeonhole_level(patterns: np.ndarray, open_rows: np.ndarray, d: int, best: np.ndarray) -> bool:
+    """Lower `best` of the open patterns to their distance to every pattern sharing one of
+    d + 1 contiguous blocks exactly (all neighbours within d are among them); returns False
+    without doing so when that would cost more candidate pairs than brute force."""
     k = patterns.shape[1]
     bounds = np.linspace(0, k, d + 2).round().astype(int)
     blocks = [(bounds[b], bounds[b + 1]) for b in range(d + 1)]
@@ -177,8 +178,9 @@ def _pigeonhole_level(patterns: np.ndarray, weights: np.ndarray | None, open_row
             # take as many open rows as fit one chunk of candidate pairs
             stop = done + max(1, int(np.searchsorted(np.cumsum(sizes[done:]), _PAIRS_PER_CHUNK)))
             stop = min(stop, open_rows.size)
-            owner = np.repeat(np.arange(done, stop), sizes[done:stop])
-            offsets = np.arange(owner.size) - np.repeat(np.cumsum(sizes[done:stop]) - sizes[done:stop], sizes[done:stop])
+            chunk_sizes = sizes[done:stop]
+            owner = np.repeat(np.arange(done, stop), chunk_sizes)
+            offsets = np.arange(owner.size) - np.repeat(np.cumsum(chunk_sizes) - chunk_sizes, chunk_sizes)
             partner = order[left[owner] + offsets]
             me = open_rows[owner]
             dist = (patterns[me] != patterns[partner]).sum(axis=1)
@@ -220,7 +222,7 @@ def _nearest_mismatches(patterns: np.ndarray, counts: np.ndarray, weights: np.nd
                 found |= _shared_key(keys, open_rows)
             best[open_rows[found]] = d
             continue
-        if not _pigeonhole_level(patterns, weights, open_rows, d, best):
+        if not _pigeonhole_level(patterns, open_rows, d, best):
             best[open_rows] = _hamming_to_all(open_rows, patterns)
             break
     return best

@@ -1,6 +1,7 @@
 """Time the maximum-percent-match computation on a large survey export.
 
-    python benchmarks/near_duplicates.py [--rows 1000000] [--items 10] [--agents 500] [--seed 20240601]
+    python benchmarks/near_duplicates.py [--rows 1000000] [--items 10] [--agents 500]
+                                         [--seed 20240601] [--check-rows 200]
 
 Answers come from the sample simulator's item model (audit.simulation: cumulative-logit
 latent satisfaction, skewed 1-5 answers, every respondent answering every item), so the

@@ -309,7 +309,8 @@ def _stuffing_flags(data: AuditData, resp: pd.DataFrame, units: pd.Series) -> tu
         key = pd.MultiIndex.from_arrays([resp["customer_id"], units])
         answered = pd.Series(1, index=key).groupby(level=[0, 1]).transform("size").to_numpy()
         had = contacts.reindex(key).fillna(0).to_numpy()
-        return foreign | (answered > had), "responses beyond the customer's interactions with the unit (interactions table)"
+        rule = "responses beyond the customer's interactions with the unit (interactions table)"
+        return foreign | (answered > had), rule
     times = resp["submitted_at"] if "submitted_at" in resp.columns else None
     flags = repeat_raters(resp["customer_id"].to_numpy(dtype=object), units.to_numpy(dtype=object), times,
                           min_responses=REPEAT_MIN_RESPONSES, window_days=REPEAT_WINDOW_DAYS)
@@ -570,7 +571,8 @@ def timing_anomalies(data: AuditData, rng: np.random.Generator) -> CheckResult:
                        "Neither responses before their interaction nor bursts could be tested: they need "
                        "interaction_at or a unit column.")
         elif interaction is None:
-            summary = "No unit's responses cluster in time beyond the peers' arrival pattern (interaction times unknown)."
+            summary = ("No unit's responses cluster in time beyond the peers' arrival pattern "
+                       "(interaction times unknown).")
     n_before = details["before_interaction"].get("count")
     return CheckResult(check_id, status, title, summary,
                        statistic=float(n_before) if n_before is not None else None,

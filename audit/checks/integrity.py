@@ -1,8 +1,6 @@
-"""Award, ranking and response-level integrity checks (`rank_uncertainty`,
-`funnel_outliers`, `duplicate_responses`, `near_duplicates`, `timing_anomalies`,
-`straightlining`, `speeding`, `score_inflation`).
+"""Checks not implemented yet (`score_inflation`).
 
-Not yet implemented: each appears in the report as `not_applicable` with that reason, so
+Each appears in the report as `not_applicable` with that reason, so
 that the SPEC's contract (every id in every report) holds and no check pretends to pass.
 """
 from __future__ import annotations
@@ -10,11 +8,6 @@ from __future__ import annotations
 from audit.results import CheckResult, not_applicable
 
 PENDING = {
-    "duplicate_responses": "Duplicate responses",
-    "near_duplicates": "Near-duplicate answer patterns",
-    "timing_anomalies": "Timing anomalies",
-    "straightlining": "Straight-lining",
-    "speeding": "Speeding",
     "score_inflation": "Score inflation",
 }
 

@@ -11,7 +11,7 @@ from audit.checks.awards import funnel_outliers, rank_uncertainty
 from audit.checks.bias import invitation_selectivity, nonresponse_adjustment, representativeness
 from audit.checks.claim import claim_significance
 from audit.checks.fraud import duplicate_responses, near_duplicates, speeding, straightlining, timing_anomalies
-from audit.checks.integrity import pending_checks
+from audit.checks.inflation import score_inflation
 from audit.checks.quality import data_quality, sample_size
 from audit.checks.response import response_rate, response_rate_skew
 from audit.claim import Claim, load_claim
@@ -85,9 +85,10 @@ def survey_process_checks(data: AuditData, rng: np.random.Generator, *,
 
 def integrity_checks(data: AuditData, rng: np.random.Generator) -> list[CheckResult]:
     """Checks of the award/ranking and of the individual responses."""
-    return [rank_uncertainty(data, rng), funnel_outliers(data), duplicate_responses(data, rng),
-            near_duplicates(data, rng), timing_anomalies(data, rng), straightlining(data, rng),
-            speeding(data, rng), *pending_checks()]
+    results = [rank_uncertainty(data, rng), funnel_outliers(data), duplicate_responses(data, rng),
+               near_duplicates(data, rng), timing_anomalies(data, rng), straightlining(data, rng),
+               speeding(data, rng)]
+    return results + [score_inflation(data, {r.id: r for r in results})]
 
 
 def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int) -> tuple[CheckResult, ...]:

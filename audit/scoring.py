@@ -6,7 +6,10 @@ Rubric (also in METHODOLOGY.md):
 2. Caps: a claim the data do not support (`claim_significance` fail) scores at most 49;
    a failed data-quality, invitation-selectivity or non-response-adjustment check caps
    the score at 69; without an interactions table (bias cannot be checked) the score is
-   at most 79: such an audit cannot earn an A.
+   at most 79: such an audit cannot earn an A. An award whose winner is not clearly first
+   (`rank_uncertainty` warn/fail: its rank confidence set spans other units) or whose
+   ratings show a sign of padding or begging (any `score_inflation` signal on the claimed
+   unit, including repeat raters, bursts and copied answers) scores at most 84: no A.
 3. Grade: A ≥ 85, B ≥ 70, C ≥ 55, D ≥ 40, F below.
 Every deduction is non-negative and every cap only lowers the score, so a worse finding
 never raises it (tested exhaustively over the status space).
@@ -43,6 +46,7 @@ CAP_UNSUPPORTED_CLAIM = 49
 CAP_BIASED = 69
 BIAS_CAP_CHECKS = ("data_quality", "invitation_selectivity", "nonresponse_adjustment")
 CAP_NO_POPULATION = 79
+CAP_DOUBTFUL_WINNER = 84
 GRADES = ((85, "A"), (70, "B"), (55, "C"), (40, "D"), (0, "F"))
 SEVERITY = {"fail": 2, "warn": 1, "pass": 0, "not_applicable": 0}
 
@@ -83,7 +87,18 @@ def credibility_score(checks: Sequence[CheckResult]) -> tuple[int, dict[str, int
         score, caps = min(score, CAP_BIASED), caps + ["data unusable or biased"]
     if by_id.get("response_rate") is not None and by_id["response_rate"].status == "not_applicable":
         score, caps = min(score, CAP_NO_POPULATION), caps + ["no interactions table: bias not checked"]
+    if doubtful_winner(by_id):
+        score, caps = min(score, CAP_DOUBTFUL_WINNER), caps + ["the award winner is not clearly first or its ratings look padded"]
     return max(0, score), deductions, tuple(caps)
+
+
+def doubtful_winner(by_id: dict[str, CheckResult]) -> bool:
+    """Is a claimed winner's rank uncertain, or does it carry any sign of inflated ratings?"""
+    rank, inflation = by_id.get("rank_uncertainty"), by_id.get("score_inflation")
+    uncertain = (rank is not None and rank.details.get("award_claimed")
+                 and rank.status in ("warn", "fail"))
+    claimed = (inflation.details.get("claimed_unit") or {}) if inflation is not None else {}
+    return bool(uncertain or claimed.get("signals"))
 
 
 def key_findings(checks: Sequence[CheckResult], k: int = 3) -> tuple[str, ...]:

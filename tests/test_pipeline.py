@@ -103,6 +103,18 @@ def test_planted_sample_is_not_credible_and_names_the_planted_flaws(sample_repor
     assert "channel" in sample_report.check("response_rate_skew").summary
 
 
+def test_sample_score_inflation_names_only_agents_with_planted_gaming(sample_report):
+    # sample_data/contact_center/truth.json: A37 begs (selective offers, high response),
+    # A18 has a burst of fabricated responses, A01 is ballot-stuffed
+    truth = json.loads((SAMPLE / "truth.json").read_text())
+    check = sample_report.check("score_inflation")
+    suspects = {e["unit"]: set(e["signals"]) for e in check.details["suspect_units"]}
+    assert check.status == "fail"
+    assert truth["agents"]["begging_agent"] in suspects
+    assert {"selective_offers", "response_rate"} <= suspects[truth["agents"]["begging_agent"]]
+    assert set(suspects) <= set(truth["flagged_agents"])
+
+
 def test_clean_sample_earns_a_good_grade_without_failures():
     report = run_audit(CLEAN / "responses.csv", CLEAN / "interactions.csv", CLEAN / "claim.json")
     assert report.credibility.grade in ("A", "B")

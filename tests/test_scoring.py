@@ -2,10 +2,18 @@
 never raises the score)."""
 import itertools
 
+import numpy as np
 import pytest
 
 from audit.results import CheckResult
-from audit.scoring import CAP_NO_POPULATION, CAP_UNSUPPORTED_CLAIM, WEIGHTS, credibility_score, grade_for
+from audit.scoring import (
+    CAP_DOUBTFUL_WINNER,
+    CAP_NO_POPULATION,
+    CAP_UNSUPPORTED_CLAIM,
+    WEIGHTS,
+    credibility_score,
+    grade_for,
+)
 
 ACTIVE = ("data_quality", "sample_size", "response_rate", "response_rate_skew",
           "invitation_selectivity", "representativeness", "nonresponse_adjustment", "claim_significance")
@@ -57,3 +65,47 @@ def test_missing_population_cannot_earn_an_a():
 def test_not_applicable_checks_deduct_nothing():
     _, deductions, _ = credibility_score(checks({c: "pass" for c in ACTIVE}))
     assert deductions == {}
+
+
+def award_checks(statuses: dict[str, str], *, winner_signals: tuple[str, ...] = ()) -> list[CheckResult]:
+    """All checks for a best_unit claim: rank_uncertainty knows an award is claimed and
+    score_inflation lists the claimed unit's signals."""
+    details = {"rank_uncertainty": {"award_claimed": True},
+               "score_inflation": {"claimed_unit": {"unit": "A07", "signals": list(winner_signals)}}}
+    return [CheckResult(cid, statuses.get(cid, "pass"), cid, "", details=details.get(cid, {})) for cid in WEIGHTS]
+
+
+def test_a_winner_whose_rank_set_spans_other_units_cannot_get_an_a():
+    score, _, caps = credibility_score(award_checks({"rank_uncertainty": "warn"}))
+    assert score == CAP_DOUBTFUL_WINNER and grade_for(score) == "B" and len(caps) == 1
+
+
+def test_a_winner_with_padded_ratings_cannot_get_an_a():
+    score, _, _ = credibility_score(award_checks({}, winner_signals=("repeat_ratings",)))
+    assert score == CAP_DOUBTFUL_WINNER
+
+
+def test_a_clear_clean_winner_can_get_an_a():
+    assert credibility_score(award_checks({}))[0] == 100
+
+
+def test_rank_uncertainty_without_an_award_does_not_cap():
+    # a level claim: rank_uncertainty describes the league table but no award is at stake
+    checks_ = [CheckResult(c, "pass", c, "", details={"award_claimed": False} if c == "rank_uncertainty" else {})
+               for c in WEIGHTS]
+    assert credibility_score(checks_)[0] == 100
+
+
+def test_worse_status_or_an_extra_winner_signal_never_raises_the_score():
+    # 3^16 combinations are too many to enumerate: 3000 seeded random reports over all
+    # sixteen checks, each worsened one check at a time and given a winner signal
+    rng = np.random.default_rng(7)
+    ids = list(WEIGHTS)
+    for _ in range(3000):
+        base = {c: ORDER[i] for c, i in zip(ids, rng.integers(0, 3, size=len(ids)))}
+        s = credibility_score(award_checks(base))[0]
+        assert credibility_score(award_checks(base, winner_signals=("burst",)))[0] <= s
+        for c in ids:
+            if base[c] != "fail":
+                worse = {**base, c: ORDER[ORDER.index(base[c]) + 1]}
+                assert credibility_score(award_checks(worse))[0] <= s

@@ -1,0 +1,319 @@
+"""Is a unit gaming its survey? Check `score_inflation` (METHODS.md §8.7).
+
+Survey begging ("please give me a 5"), offering the survey only after good calls and
+padding the ratings leave footprints that genuine excellence does not leave all at once.
+Each footprint is a *signal*, tested for every unit against its peers:
+
+=====================  ==================================================================
+signal                 test (one-sided, per unit; p-values Holm-adjusted across units)
+=====================  ==================================================================
+``top_box``            top-box share above the pooled share, allowing for genuine
+                       between-unit spread: exact binomial tail when the units are not
+                       overdispersed, else z = (p̂ − θ₀)/√(θ₀(1−θ₀)/n + τ²) with τ² the
+                       funnel's additive random-effects variance (Spiegelhalter 2005).
+``maximum_scores``     share of the scale's maximum among top-box answers (5s among 4-5,
+                       10s among 9-10) above the peers' pooled share: binomial tail
+                       (`scipy.stats.binomtest`, METHODS §8.7 item 2), overdispersion as above.
+``selective_offers``   invited interactions "too good": the unit's difference in predicted
+                       satisfaction between invited and not-invited interactions exceeds
+                       the peers' difference (two-sample z). Predicted satisfaction is a
+                       linear-probability model of the top box on the interaction covariates,
+                       fitted on the respondents, so only outcome-related covariates count.
+``response_rate``      the unit's response rate among its invited interactions above its
+                       peers': hypergeometric (one-sided Fisher exact) tail.
+``repeat_ratings``     from `duplicate_responses`: repeat-rater excess (Holm p < 0.05) or a
+                       survey link of the unit answered ≥ 3 times.
+``burst``              from `timing_anomalies`: a material burst of the unit's responses.
+``copied_answers``     from `near_duplicates`: a material cluster of copied answer grids in
+                       the unit.
+=====================  ==================================================================
+
+A statistical signal (the first four) *fires* when its Holm-adjusted p-value is below
+0.05: across units, each family has a family-wise error of at most 5 %. The last three
+fire when their own check found material evidence for the unit. How they are combined
+(never accuse on one weak signal): a unit is named a *suspect* — the check fails — only
+when at least two signals from different sources fire. Under no gaming the families use
+different data (scores, the invitation log, response flags, ids and times), so the chance
+that one unit fires two of them is of the order of 0.05²/I per pair. One signal alone is
+listed for follow-up ("watch list") but only warns when it concerns the claimed winner.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from audit.checks.bias import covariate_frame, usable_covariates
+from audit.data import AuditData
+from audit.headline import metric_variable
+from audit.integrity import holm_adjust
+from audit.ranking import overdispersion
+from audit.results import CheckResult, not_applicable
+
+TITLE = "Score inflation"
+ALPHA = 0.05                      # Holm family-wise level per signal
+MIN_SIGNALS = 2                   # a suspect needs this many independent signals
+MIN_RESPONSES = 5                 # a unit with fewer responses is not tested on its scores
+MIN_GROUP = 2                     # invited and not-invited interactions needed per unit
+MAX_LEVELS = 50                   # categorical covariates with more levels are left out of the model
+WINSOR = 0.10
+COUNT_COLUMNS = {"responses", "top_box", "maximum", "interactions", "invited", "responded"}
+STATISTICAL = ("top_box", "maximum_scores", "selective_offers", "response_rate")
+FROM_CHECKS = ("repeat_ratings", "burst", "copied_answers")
+SIGNAL_TEXT = {
+    "top_box": "top-box share above its peers beyond their genuine spread",
+    "maximum_scores": "an excess of maximum scores among its top-box answers",
+    "selective_offers": "surveys offered after better-than-usual interactions",
+    "response_rate": "a response rate above its peers'",
+    "repeat_ratings": "repeat raters or a re-used survey link",
+    "burst": "a burst of responses within minutes",
+    "copied_answers": "copied answer patterns",
+}
+
+
+def excess_p_values(successes: np.ndarray, trials: np.ndarray, target: np.ndarray | float,
+                    tau2: float = 0.0) -> np.ndarray:
+    """One-sided p-values that each unit's share exceeds ``target``.
+
+    tau2 = 0: exact binomial upper tail P(X ≥ x | n, θ₀) (as
+    `scipy.stats.binomtest(x, n, θ₀, alternative="greater")`); tau2 > 0: normal tail of
+    z = (x/n − θ₀)/√(θ₀(1−θ₀)/n + τ²), the additive random-effects allowance for genuine
+    between-unit differences (Spiegelhalter 2005 §5.2).
+    """
+    x, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    theta = np.broadcast_to(np.asarray(target, dtype=float), x.shape)
+    if tau2 <= 0:
+        return stats.binom.sf(x - 1, n, theta)
+    z = (x / n - theta) / np.sqrt(theta * (1 - theta) / n + tau2)
+    return stats.norm.sf(z)
+
+
+def _between_unit_variance(successes: np.ndarray, trials: np.ndarray, target: float) -> float:
+    """τ² of the funnel's random-effects limits (0 when the units are not overdispersed)."""
+    if successes.size < 3 or not 0 < target < 1:
+        return 0.0
+    disp = overdispersion(successes / trials, trials, target, winsor=WINSOR, normal_consistent=True)
+    return disp.tau2 if disp.phi > 1 else 0.0
+
+
+def _holm(p: pd.Series) -> pd.Series:
+    tested = p.dropna()
+    return pd.Series(holm_adjust(tested.to_numpy()) if len(tested) else [], index=tested.index).reindex(p.index)
+
+
+def score_signals(units: pd.Series, scores: pd.Series, scale: tuple[float, float]) -> pd.DataFrame:
+    """Per unit: the `top_box` and `maximum_scores` signals (counts, raw and Holm p-values)."""
+    top = pd.Series(metric_variable(scores, "top2box", scale), index=scores.index)
+    frame = pd.DataFrame({"unit": units, "top": top, "max": (scores >= scale[1]).astype(float)}).dropna()
+    g = frame.groupby("unit", sort=True)
+    out = pd.DataFrame({"responses": g.size(), "top_box": g["top"].sum()})
+    out = out[out["responses"] >= MIN_RESPONSES]
+    if len(out) < 2:
+        return out.assign(p_top_box=np.nan, p_maximum_scores=np.nan)
+    theta = out["top_box"].sum() / out["responses"].sum()
+    tau2 = _between_unit_variance(out["top_box"].to_numpy(), out["responses"].to_numpy(float), theta)
+    out["top_box_share"] = out["top_box"] / out["responses"]
+    out["p_top_box"] = (excess_p_values(out["top_box"].to_numpy(), out["responses"].to_numpy(), theta, tau2)
+                        if 0 < theta < 1 else np.nan)
+    # maximum scores among the top box: meaningless when the top box is one scale point
+    out["maximum"] = frame[frame["top"] == 1].groupby("unit")["max"].sum().reindex(out.index).fillna(0)
+    k, n = out["maximum"].to_numpy(), out["top_box"].to_numpy(float)
+    ok = n > 0
+    if scale[1] - scale[0] > 1 and ok.sum() >= 2:
+        peers = (k[ok].sum() - k) / (n[ok].sum() - n)
+        pooled = k[ok].sum() / n[ok].sum()
+        tau2_max = _between_unit_variance(k[ok], n[ok], pooled)
+        valid = ok & (peers > 0) & (peers < 1)
+        p = np.full(k.size, np.nan)
+        p[valid] = excess_p_values(k[valid], n[valid], peers[valid], tau2_max)
+        out["p_maximum_scores"] = p
+        out["maximum_share"] = np.where(ok, k / np.maximum(n, 1), np.nan)
+    else:
+        out["p_maximum_scores"] = np.nan
+    return out
+
+
+def predicted_satisfaction(data: AuditData, covariates: pd.DataFrame) -> np.ndarray | None:
+    """Each interaction's predicted top-box probability from its covariates.
+
+    Linear probability model fitted by least squares on the interactions that have a
+    response (score linked by interaction_id). Used only to order interactions by how
+    good they were, so the identity link's known flaws (predictions outside [0, 1]) do
+    not matter; it has no convergence failures and one fit serves all units.
+    """
+    pop, resp = data.population, data.responses
+    if "interaction_id" not in resp.columns or covariates.shape[1] == 0:
+        return None
+    score = resp.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id").set_index("interaction_id")["score"]
+    linked = pop["interaction_id"].map(score)
+    design = pd.get_dummies(covariates, drop_first=True, dtype=float)
+    design.insert(0, "_intercept", 1.0)
+    x = design.to_numpy(dtype=float)
+    fit_rows = linked.notna().to_numpy()
+    if fit_rows.sum() <= x.shape[1]:
+        return None
+    y = metric_variable(linked[fit_rows], "top2box", data.scale)
+    beta, *_ = np.linalg.lstsq(x[fit_rows], y, rcond=None)
+    return x @ beta
+
+
+def offer_signals(data: AuditData) -> pd.DataFrame | None:
+    """Per unit: `selective_offers` and `response_rate` signals, or None without an
+    interactions table carrying the unit and the invitations."""
+    pop, unit = data.population, data.unit_column
+    if pop is None or unit is None or unit not in pop.columns or "invited" not in data.population_table.frame.columns:
+        return None
+    units = pop[unit].astype("string")
+    invited = pop["invited"].to_numpy() == 1
+    responded = (pop["responded"].to_numpy() == 1) & invited
+    g = pd.DataFrame({"unit": units, "inv": invited, "resp": responded}).dropna().groupby("unit", sort=True)
+    out = pd.DataFrame({"interactions": g.size(), "invited": g["inv"].sum(), "responded": g["resp"].sum()})
+    out["invitation_rate"] = out["invited"] / out["interactions"]
+    out["response_rate"] = out["responded"] / out["invited"].where(out["invited"] > 0)
+    # response rate vs peers: hypergeometric tail of the unit's respondents among all invited
+    total_inv, total_resp = int(out["invited"].sum()), int(out["responded"].sum())
+    testable = out["invited"] > 0
+    out["p_response_rate"] = np.where(
+        testable, stats.hypergeom.sf(out["responded"] - 1, total_inv, total_resp, out["invited"]), np.nan)
+
+    cats, nums = usable_covariates(pop, data)
+    cats = [c for c in cats if c != unit and pop[c].nunique() <= MAX_LEVELS]
+    nums = [c for c in nums if c != unit]
+    s = predicted_satisfaction(data, covariate_frame(pop, cats, nums)) if (cats or nums) else None
+    out["p_selective_offers"] = np.nan
+    if s is None or invited.all() or not invited.any():
+        return out
+    frame = pd.DataFrame({"unit": units, "inv": invited, "s": s}).dropna()
+    stats_by = frame.groupby(["unit", "inv"])["s"].agg(["size", "sum", "var"]).unstack("inv")
+    n1, n0 = stats_by[("size", True)].fillna(0), stats_by[("size", False)].fillna(0)
+    sum1, sum0 = stats_by[("sum", True)].fillna(0), stats_by[("sum", False)].fillna(0)
+    ok = (n1 >= MIN_GROUP) & (n0 >= MIN_GROUP)
+    d_unit = sum1 / n1 - sum0 / n0
+    # peers: every other unit pooled (means and variances from totals)
+    tot = frame.groupby("inv")["s"].agg(["size", "sum"])
+    sq = frame.assign(s2=frame["s"] ** 2).groupby(["unit", "inv"])["s2"].sum().unstack("inv").fillna(0)
+    tot_sq = sq.sum()
+    p_n1, p_n0 = tot.loc[True, "size"] - n1, tot.loc[False, "size"] - n0
+    p_s1, p_s0 = tot.loc[True, "sum"] - sum1, tot.loc[False, "sum"] - sum0
+    p_q1, p_q0 = tot_sq[True] - sq[True], tot_sq[False] - sq[False]
+    ok &= (p_n1 >= MIN_GROUP) & (p_n0 >= MIN_GROUP)
+    peer_var1 = (p_q1 - p_s1**2 / p_n1) / (p_n1 - 1)
+    peer_var0 = (p_q0 - p_s0**2 / p_n0) / (p_n0 - 1)
+    d_peers = p_s1 / p_n1 - p_s0 / p_n0
+    se = np.sqrt(stats_by[("var", True)] / n1 + stats_by[("var", False)] / n0 + peer_var1 / p_n1 + peer_var0 / p_n0)
+    z = (d_unit - d_peers) / se
+    out["satisfaction_gap"] = d_unit.reindex(out.index)
+    out["peer_satisfaction_gap"] = d_peers.reindex(out.index)
+    out["p_selective_offers"] = pd.Series(np.where(ok & (se > 0), stats.norm.sf(z), np.nan),
+                                          index=z.index).reindex(out.index)
+    return out
+
+
+def evidence_from_checks(checks: Mapping[str, CheckResult], data: AuditData) -> dict[str, set[str]]:
+    """Units with material evidence in the response-level checks, by signal."""
+    found: dict[str, set[str]] = {s: set() for s in FROM_CHECKS}
+    dup = checks.get("duplicate_responses")
+    if dup is not None and dup.status != "not_applicable":
+        for u, entry in dup.details.get("per_unit", {}).items():
+            if entry.get("p_holm", 1.0) < ALPHA:
+                found["repeat_ratings"].add(str(u))
+        reused = dup.details.get("reused_interactions", {})
+        if reused and data.unit_column in data.responses.columns:
+            resp = data.responses
+            owners = resp.loc[resp["interaction_id"].isin(list(reused)), data.unit_column].dropna()
+            found["repeat_ratings"].update(owners.astype(str))
+    timing = checks.get("timing_anomalies")
+    if timing is not None:
+        found["burst"].update(str(b["unit"]) for b in timing.details.get("bursts", [])
+                              if b.get("material") and b.get("unit") is not None)
+    near = checks.get("near_duplicates")
+    if near is not None and near.details.get("grouping") == data.unit_column:
+        found["copied_answers"].update(str(c["group"]) for c in near.details.get("flagged", []) if c.get("material"))
+    return found
+
+
+def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> CheckResult:
+    """Which units show signs of survey begging or gaming, on at least two independent signals?
+
+    ``checks``: the results of `duplicate_responses`, `timing_anomalies` and
+    `near_duplicates` on the same data (their unit-level findings are signals here).
+    ``statistic`` = number of suspect units; ``p_value`` = the smallest Holm-adjusted
+    p-value among the suspects' statistical signals; ``effect_size`` = the largest number
+    of signals on one unit.
+    """
+    unit = data.unit_column
+    if unit is None or unit not in data.responses.columns:
+        return not_applicable("score_inflation", TITLE,
+                              "The responses have no unit column (agent, team, site), so no unit can be compared "
+                              "with its peers.")
+    resp = data.responses
+    units = resp[unit].astype("string")
+    table = score_signals(units, resp["score"], data.scale)
+    offers = offer_signals(data)
+    if offers is not None:
+        table = table.join(offers, how="outer")
+    if len(table) < 2:
+        return not_applicable("score_inflation", TITLE,
+                              f"Only {len(table)} unit(s) have at least {MIN_RESPONSES} responses; begging shows "
+                              "only against peers.")
+    tested = [s for s in STATISTICAL if f"p_{s}" in table.columns and table[f"p_{s}"].notna().any()]
+    for s in tested:
+        table[f"p_holm_{s}"] = _holm(table[f"p_{s}"])
+    evidence = evidence_from_checks(checks, data)
+    fired: dict[str, list[str]] = {}
+    for u in table.index.astype(str):
+        signals = [s for s in tested if table.at[u, f"p_holm_{s}"] < ALPHA]
+        signals += [s for s in FROM_CHECKS if u in evidence[s]]
+        if signals:
+            fired[u] = signals
+
+    def entry(u: str) -> dict[str, Any]:
+        values = {str(k): int(v) if k in COUNT_COLUMNS else float(v) for k, v in table.loc[u].items() if pd.notna(v)}
+        signals = fired.get(u, [])
+        return {"unit": u, "signals": signals, "evidence": "; ".join(SIGNAL_TEXT[s] for s in signals), **values}
+
+    suspects = sorted((u for u, s in fired.items() if len(s) >= MIN_SIGNALS),
+                      key=lambda u: (-len(fired[u]), u))
+    watch = sorted((u for u, s in fired.items() if len(s) < MIN_SIGNALS), key=str)
+    claimed = str(data.claim.unit) if data.claim.type == "best_unit" else None
+    claimed_signals = fired.get(claimed, []) if claimed else []
+    if suspects:
+        status = "fail"
+    elif claimed_signals:
+        status = "warn"
+    else:
+        status = "pass"
+    suspect_entries = [entry(u) for u in suspects]
+    if suspects:
+        text = "; ".join(f"{e['unit']} ({e['evidence']})" for e in suspect_entries[:5])
+        summary = (f"{len(suspects)} unit(s) show at least {MIN_SIGNALS} independent signs of survey begging or "
+                   f"gaming: {text}.")
+        if len(suspects) > 5:
+            summary += f" And {len(suspects) - 5} more."
+    elif claimed_signals:
+        summary = (f"The claimed winner {claimed} shows one sign of gaming ({entry(claimed)['evidence']}); one signal "
+                   "alone is not evidence of begging, but it is worth a look.")
+    else:
+        summary = (f"No unit shows two independent signs of survey begging or gaming among {len(table)} units "
+                   f"(signals tested: {', '.join(tested + list(FROM_CHECKS)) or 'none'}).")
+    if watch and status != "warn":
+        summary += f" {len(watch)} unit(s) show one signal only (watch list, not an accusation)."
+    untested = [s for s in STATISTICAL if s not in tested]
+    p_sus = [table.at[u, f"p_holm_{s}"] for u in suspects for s in tested if s in fired[u]]
+    details = {
+        "suspect_units": suspect_entries,
+        "watch_list": [entry(u) for u in watch],
+        "claimed_unit": None if claimed is None else {"unit": claimed, "signals": claimed_signals},
+        "signals_tested": tested + list(FROM_CHECKS),
+        "signals_not_testable": untested,
+        "units": int(len(table)),
+        "rule": (f"a unit is a suspect when at least {MIN_SIGNALS} signals fire; statistical signals fire at "
+                 f"Holm-adjusted p < {ALPHA} across units, the others when their own check found material "
+                 "evidence for the unit; fail: any suspect; warn: the claimed winner has one signal"),
+        "per_unit": {str(u): entry(str(u)) for u in table.index},
+    }
+    return CheckResult("score_inflation", status, TITLE, summary, statistic=float(len(suspects)),
+                       p_value=float(min(p_sus)) if p_sus else None,
+                       effect_size=float(max((len(s) for s in fired.values()), default=0)), details=details)

@@ -1,69 +1,37 @@
-"""Streamlit front end: the executive credibility report of an audit.
+"""Streamlit front end of the survey credibility auditor.
 
-`streamlit run app.py` opens on the bundled sample audit; the engine does all the work
-(`audit.run_audit`), this file only draws.
+`streamlit run app.py` opens on the Start page: one click audits the bundled sample, or
+upload a survey export (and the interactions it was drawn from). The engine does all the
+work (`audit.run_audit`, cached per input); the pages under `pages/` only draw its report.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
-from audit import InputError, run_audit
-from audit.headline import format_value
-from audit.render import findings_csv, report_html, report_json
+from ui.components import badge
+from ui.state import current_bundle
 
-SAMPLE = Path(__file__).parent / "sample_data" / "contact_center"
-STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "not_applicable": "➖"}
-STATUS_LABELS = {"pass": "pass", "warn": "warning", "fail": "fail", "not_applicable": "not applicable"}
+PAGES = [
+    st.Page("pages/start.py", title="Start", icon="🏁", default=True),
+    st.Page("pages/report.py", title="Credibility report", icon="🔎"),
+    st.Page("pages/response_rates.py", title="Response rates", icon="📬"),
+    st.Page("pages/representativeness.py", title="Representativeness", icon="⚖️"),
+    st.Page("pages/rankings.py", title="Rankings & awards", icon="🏆"),
+    st.Page("pages/integrity.py", title="Data integrity", icon="🧾"),
+    st.Page("pages/export.py", title="Export", icon="📤"),
+    st.Page("pages/methodology.py", title="Methodology", icon="📐"),
+]
 
-
-@st.cache_data(show_spinner=False)
-def sample_report_json() -> dict:
-    report = run_audit(SAMPLE / "responses.csv", SAMPLE / "interactions.csv", SAMPLE / "claim.json")
-    return {"dict": report.to_dict(), "json": report_json(report), "csv": findings_csv(report),
-            "html": report_html(report)}
-
-
-def show_report(bundle: dict) -> None:
-    report = bundle["dict"]
-    cred, metric, claim = report["credibility"], report["metric"], report["claim"]
-    st.subheader(claim["title"])
-    left, mid, right = st.columns([1, 1, 3])
-    left.metric("Credibility score", f"{cred['score']} / 100")
-    mid.metric("Grade", cred["grade"])
-    right.markdown(f"**Verdict.** {cred['verdict']}")
-    name = metric["name"]
-    st.markdown(
-        f"**The number:** {format_value(metric['estimate'], name)} "
-        f"(95 % CI {format_value(metric['ci_low'], name)} – {format_value(metric['ci_high'], name)}, "
-        f"n = {metric['n']:,}); population-weighted: {format_value(metric.get('adjusted_estimate'), name)}.")
-    if cred.get("caps"):
-        st.caption("Score capped because: " + "; ".join(cred["caps"]) + ". See the methodology for the rubric.")
-    # st.table wraps long findings and shows every row (st.dataframe would truncate both)
-    rows = [{"check": c["title"], "status": f"{STATUS_ICONS[c['status']]} {STATUS_LABELS[c['status']]}",
-             "finding": c["summary"]} for c in report["checks"]]
-    st.table(pd.DataFrame(rows).set_index("check"))
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("report.json", bundle["json"], "report.json", "application/json")
-    c2.download_button("findings.csv", bundle["csv"], "findings.csv", "text/csv")
-    c3.download_button("report.html", bundle["html"], "report.html", "text/html")
-
-
-def main() -> None:
-    st.set_page_config(page_title="Survey credibility auditor", page_icon="🔎", layout="wide")
-    st.title("Can we stand behind this number?")
-    st.caption("Audits a customer-satisfaction figure or award for sampling bias, response-rate skew, "
-               "non-response bias, significance and data integrity.")
-    try:
-        with st.spinner("Auditing the bundled sample…"):
-            bundle = sample_report_json()
-    except InputError as exc:
-        st.error(f"The sample data could not be audited: {exc}")
-        return
-    st.info("Showing the bundled sample audit (sample_data/contact_center).")
-    show_report(bundle)
-
-
-main()
+st.set_page_config(page_title="Survey credibility auditor", page_icon="🔎", layout="wide")
+page = st.navigation(PAGES)
+bundle = current_bundle()
+with st.sidebar:
+    if bundle is None:
+        st.caption("No audit yet: start one on the Start page.")
+    else:
+        cred = bundle.data["credibility"]
+        st.caption(f"Auditing {bundle.label}")
+        st.markdown(f"**{cred['score']} / 100 · grade {cred['grade']}**")
+        failed = sum(c["status"] == "fail" for c in bundle.data["checks"])
+        st.caption(f"{badge('fail')}: {failed} of {len(bundle.data['checks'])} checks")
+page.run()

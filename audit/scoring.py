@@ -76,19 +76,24 @@ def deduction(check: CheckResult) -> int:
 
 
 def credibility_score(checks: Sequence[CheckResult]) -> tuple[int, dict[str, int], tuple[str, ...]]:
-    """Score 0-100, the deduction of each check, and the caps that applied."""
+    """Score 0-100, the deduction of each check, and the caps that lowered the score."""
     by_id = {c.id: c for c in checks}
     deductions = {c.id: deduction(c) for c in checks if deduction(c)}
     score = 100 - sum(deductions.values())
+    rules = (
+        (CAP_UNSUPPORTED_CLAIM, "claim not supported by the data",
+         by_id.get("claim_significance") is not None and by_id["claim_significance"].status == "fail"),
+        (CAP_BIASED, "data unusable or biased",
+         any(by_id.get(i) is not None and by_id[i].status == "fail" for i in BIAS_CAP_CHECKS)),
+        (CAP_NO_POPULATION, "no interactions table: bias not checked",
+         by_id.get("response_rate") is not None and by_id["response_rate"].status == "not_applicable"),
+        (CAP_DOUBTFUL_WINNER, "the award winner is not clearly first or its ratings look padded",
+         doubtful_winner(by_id)),
+    )
     caps = []
-    if by_id.get("claim_significance") and by_id["claim_significance"].status == "fail":
-        score, caps = min(score, CAP_UNSUPPORTED_CLAIM), caps + ["claim not supported by the data"]
-    if any(by_id.get(i) is not None and by_id[i].status == "fail" for i in BIAS_CAP_CHECKS):
-        score, caps = min(score, CAP_BIASED), caps + ["data unusable or biased"]
-    if by_id.get("response_rate") is not None and by_id["response_rate"].status == "not_applicable":
-        score, caps = min(score, CAP_NO_POPULATION), caps + ["no interactions table: bias not checked"]
-    if doubtful_winner(by_id):
-        score, caps = min(score, CAP_DOUBTFUL_WINNER), caps + ["the award winner is not clearly first or its ratings look padded"]
+    for cap, reason, applies in rules:
+        if applies and score > cap:
+            score, caps = cap, caps + [reason]
     return max(0, score), deductions, tuple(caps)
 
 
@@ -165,11 +170,15 @@ def verdict(grade: str, checks: Sequence[CheckResult], claim: Claim, metric_resu
         reasons.append(finding_phrase(adj, claim.metric))
     text = "; ".join(reasons)
     if grade in ("A", "B"):
+        if any(c.status == "fail" for c in findings):
+            return f"We can largely stand behind {label}, with reservations: {text}."
         tail = f" (minor: {text})" if text else ""
         return f"We can stand behind {label}: no material problem was found{tail}."
     if grade == "C":
         return f"Use {label} with caution: {text}."
-    return f"{label[0].upper()}{label[1:]} is not supported: {text}."
+    significance = by_id.get("claim_significance")
+    judged = "is not supported" if significance is not None and significance.status == "fail" else "cannot be relied on"
+    return f"{label[0].upper()}{label[1:]} {judged}: {text}."
 
 
 def assess(checks: Sequence[CheckResult], claim: Claim, metric_result: MetricResult) -> Credibility:

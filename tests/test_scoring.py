@@ -109,3 +109,20 @@ def test_worse_status_or_an_extra_winner_signal_never_raises_the_score():
             if base[c] != "fail":
                 worse = {**base, c: ORDER[ORDER.index(base[c]) + 1]}
                 assert credibility_score(award_checks(worse))[0] <= s
+
+
+def test_a_cap_is_listed_only_when_it_lowered_the_score():
+    # everything fails: the deductions alone bring the score far below every cap
+    score, _, caps = credibility_score(checks({c: "fail" for c in WEIGHTS}))
+    assert score == 0 and caps == ()
+
+
+def test_a_good_grade_with_a_failed_check_is_not_called_problem_free():
+    from audit.claim import Claim
+    from audit.headline import MetricResult
+    from audit.scoring import assess
+    statuses = {c: "pass" for c in ACTIVE} | {"speeding": "fail"}
+    metric = MetricResult(name="top2box", estimate=0.9, ci_low=0.88, ci_high=0.92, ci_method="wilson", n=1000, se=0.01)
+    result = assess(checks(statuses), Claim(metric="top2box", scale=(1, 5)), metric)
+    assert result.grade == "A"
+    assert "no material problem" not in result.verdict and "with reservations" in result.verdict

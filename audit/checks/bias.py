@@ -249,6 +249,12 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
                               "No covariate varies among the interactions in scope; nothing to weight on.")
     fit = rake(pd.DataFrame(sample_cols, index=linked.index), margins)
     w = fit.weights
+    # balance after weighting: the raked respondents vs the population on the same ASMD as
+    # `representativeness` (balance's definition, target SD, union levels), so that the two
+    # can be read side by side; covariates raked on quintiles are compared on their values
+    _, by_cov_after = asmd_summary(covariate_frame(linked, cats, nums), covariate_frame(pop, cats, nums),
+                                   sample_weights=w)
+    asmd_after = {c: float(by_cov_after[c]) for c in cats + nums}
     adjusted = float(np.sum(w * y) / np.sum(w))
     se = weighted_mean_se(y, w)
     low, high = adjusted - Z95 * se, adjusted + Z95 * se
@@ -279,4 +285,4 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
                                 "max_weight_ratio": fit.max_ratio, "method": "raking (IPF)",
                                 "variables": sorted(margins), "converged": fit.converged,
                                 "iterations": fit.iterations, "linked_responses": len(linked),
-                                "materiality": material})
+                                "materiality": material, "asmd_after": asmd_after})

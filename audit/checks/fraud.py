@@ -276,7 +276,8 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
         if repeat_strong:
             summary += (" Repeat ratings concentrate on " + ", ".join(repeat_strong)
                         + " beyond what their peers show (Holm-adjusted p < 0.01): possible ballot stuffing.")
-        if metric["responses_removed"]:
+        if metric["responses_removed"] and (format_value(metric["without"], data.claim.metric)
+                                            != format_value(metric["with"], data.claim.metric)):
             summary += (f" Without duplicates the metric is {format_value(metric['without'], data.claim.metric)}"
                         f" instead of {format_value(metric['with'], data.claim.metric)}"
                         f" ({format_points(metric['change'], data.claim.metric)}).")

@@ -1,0 +1,108 @@
+"""Session state of the app: which audit this browser session is looking at.
+
+The audit itself is cached by content (`st.cache_data` on the uploaded bytes, the claim and
+the mapping), so moving between pages never re-runs it and two sessions only share a
+cached report when they uploaded byte-identical files. Nothing uploaded is written to disk.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from audit import InputError, run_audit
+from audit.pipeline import AuditReport
+from audit.render import findings_csv, report_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "contact_center"
+SAMPLE_LABEL = "the bundled sample audit (sample_data/contact_center)"
+KEY = "audit_inputs"
+
+
+@dataclass(frozen=True)
+class AuditInputs:
+    """Everything that determines an audit: file bytes and names, claim and mapping (JSON text)."""
+
+    responses: bytes
+    responses_name: str
+    population: bytes | None
+    population_name: str | None
+    claim: str          # JSON text of the claim mapping ("null" for none)
+    mapping: str        # JSON text of {"responses": {...}, "population": {...}}
+    label: str          # what the user is told they are looking at
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A finished audit and the strings every page and download needs."""
+
+    report: AuditReport
+    data: dict[str, Any]        # report.to_dict()
+    json: str
+    csv: str
+    seconds: float
+    label: str
+
+
+def sample_inputs(claim_file: str = "claim.json") -> AuditInputs:
+    return AuditInputs(responses=(SAMPLE / "responses.csv").read_bytes(), responses_name="responses.csv",
+                       population=(SAMPLE / "interactions.csv").read_bytes(), population_name="interactions.csv",
+                       claim=(SAMPLE / claim_file).read_text(encoding="utf-8"), mapping="{}", label=SAMPLE_LABEL)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def audited(inputs: AuditInputs) -> Bundle:
+    """Run the engine once per distinct input (raises `InputError` on unusable input)."""
+    start = time.perf_counter()
+    claim = json.loads(inputs.claim)
+    report = run_audit(inputs.responses, inputs.population, claim if claim else None,
+                       mapping=json.loads(inputs.mapping) or None,
+                       responses_name=inputs.responses_name, population_name=inputs.population_name)
+    return Bundle(report=report, data=report.to_dict(), json=report_json(report), csv=findings_csv(report),
+                  seconds=time.perf_counter() - start, label=inputs.label)
+
+
+def start_audit(inputs: AuditInputs) -> Bundle | None:
+    """Run (or fetch) the audit of `inputs` with visible progress; remember it for this session.
+
+    Returns None after showing the input error inline (never a traceback)."""
+    size = len(inputs.responses) + len(inputs.population or b"")
+    with st.status(f"Auditing {inputs.label} ({size / 1e6:.1f} MB)…", expanded=False) as status:
+        status.write("Reading and mapping the files, then running the 16 checks…")
+        try:
+            bundle = audited(inputs)
+        except InputError as exc:
+            status.update(label="The audit could not run on these files", state="error", expanded=True)
+            st.error(f"**Unusable input.** {exc}")
+            return None
+        status.update(label=f"Audit complete ({bundle.seconds:.1f} s)", state="complete")
+    st.session_state[KEY] = inputs
+    return bundle
+
+
+def current_bundle() -> Bundle | None:
+    """The audit this session is looking at, or None before the first one."""
+    inputs = st.session_state.get(KEY)
+    if inputs is None:
+        return None
+    try:
+        return audited(inputs)
+    except InputError:       # shown when it was started; forget it
+        st.session_state.pop(KEY, None)
+        return None
+
+
+def require_bundle() -> Bundle | None:
+    """For the drill-down pages: the current audit, or a prompt to start one."""
+    bundle = current_bundle()
+    if bundle is None:
+        st.info("No audit yet. Try the bundled sample audit, or upload your survey export on the Start page.")
+        if st.button("Try the sample audit", type="primary", key="try_sample_here"):
+            if start_audit(sample_inputs()) is not None:
+                st.rerun()
+    return bundle

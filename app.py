@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.components import badge
+from ui.components import badge, md_escape
 from ui.state import current_bundle
 
 PAGES = [
@@ -30,7 +30,7 @@ with st.sidebar:
         st.caption("No audit yet: start one on the Start page.")
     else:
         cred = bundle.data["credibility"]
-        st.caption(f"Auditing {bundle.label}")
+        st.caption(f"Auditing {md_escape(bundle.label)}")
         st.markdown(f"**{cred['score']} / 100 · grade {cred['grade']}**")
         failed = sum(c["status"] == "fail" for c in bundle.data["checks"])
         st.caption(f"{badge('fail')}: {failed} of {len(bundle.data['checks'])} checks")

@@ -32,14 +32,13 @@ def listed_rows(details: Any, path: str = "") -> dict[str, list[int]]:
 
 def evidence_frame(responses: pd.DataFrame, rows: dict[str, list[int]]) -> pd.DataFrame:
     """The responses behind a finding, as they appear in the uploaded file (row = spreadsheet row)."""
-    parts = []
-    for label, numbers in rows.items():
-        part = responses[responses["_source_row"].isin(numbers)].copy()
-        part.insert(0, "finding", label)
-        parts.append(part)
-    if not parts:
+    if not rows:
         return pd.DataFrame()
-    frame = pd.concat(parts, ignore_index=True).rename(columns={"_source_row": "row in file"})
+    # the finding and the row number lead under names no uploaded column can take
+    frame = pd.concat({label: responses[responses["_source_row"].isin(numbers)] for label, numbers in rows.items()},
+                      names=["(finding)", None]).reset_index(level=0).reset_index(drop=True)
+    source = frame.pop("_source_row")
+    frame.insert(1, "(row in file)", source)
     return frame
 
 

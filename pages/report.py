@@ -5,20 +5,20 @@ import streamlit as st
 
 from audit.figures import metric_comparison, score_gauge
 from audit.headline import format_value
-from ui.components import badge, check_by_id, check_cards, show_chart
+from ui.components import badge, check_by_id, check_cards, md_escape, show_chart
 from ui.state import require_bundle
 
 bundle = require_bundle()
 if bundle is not None:
     data = bundle.data
     cred, metric, claim = data["credibility"], data["metric"], data["claim"]
-    st.title(claim["title"])
-    st.caption(f"Audit of {bundle.label} · {len(data['checks'])} checks · engine "
+    st.title(md_escape(claim["title"]))
+    st.caption(f"Audit of {md_escape(bundle.label)} · {len(data['checks'])} checks · engine "
                f"{data['audit']['engine_version']}, seed {data['audit']['seed']}")
     left, mid, right = st.columns([1, 1, 3])
     left.metric("Credibility score", f"{cred['score']} / 100")
     mid.metric("Grade", cred["grade"])
-    right.markdown(f"**Verdict.** {cred['verdict']}")
+    right.markdown(f"**Verdict.** {md_escape(cred['verdict'])}")
     if cred.get("caps"):
         st.caption("Score capped because: " + "; ".join(cred["caps"]) + ". See Methodology for the rubric.")
 
@@ -43,7 +43,7 @@ if bundle is not None:
         st.success("No check found a problem.")
     for i, check_id in enumerate(cred["key_findings"], start=1):
         check = check_by_id(data, check_id)
-        st.markdown(f"{i}. **{check['title']}** ({badge(check['status'])}): {check['summary']}")
+        st.markdown(f"{i}. **{check['title']}** ({badge(check['status'])}): {md_escape(check['summary'])}")
 
     st.subheader("All checks")
     st.caption("Open a check to see every number behind it; failures are open.")

@@ -10,6 +10,7 @@ import streamlit as st
 from audit import InputError
 from audit.claim import CLAIM_TYPES, parse_claim
 from audit.loading import POPULATION_FIELDS, RESPONSE_FIELDS, detect_mapping, read_table
+from ui.components import md_escape
 from ui.state import SAMPLE_LABEL, AuditInputs, sample_inputs, start_audit
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
@@ -80,10 +81,8 @@ def claim_form(headers: list[str]) -> dict[str, Any] | None:
         try:
             claim["value"] = float(text)
         except ValueError:
-            st.error(f"Published value: '{value}' is not a number (expected e.g. 95 %, 0.95 or +3).")
+            st.error(f"Published value: '{md_escape(value)}' is not a number (expected e.g. 95 %, 0.95 or +3).")
             return None
-        if "%" in value and claim.get("metric", "top2box") == "top2box":
-            claim["value"] = claim["value"] / 100
     choices = [""] + headers
     if ctype == "best_unit":
         u1, u2 = st.columns(2)
@@ -101,15 +100,13 @@ def claim_form(headers: list[str]) -> dict[str, Any] | None:
             try:
                 claim["benchmark"] = float(bench.replace("%", "").replace(",", ".").strip())
             except ValueError:
-                st.error(f"Benchmark: '{bench}' is not a number.")
+                st.error(f"Benchmark: '{md_escape(bench)}' is not a number.")
                 return None
-            if "%" in bench and claim.get("metric", "top2box") == "top2box":
-                claim["benchmark"] /= 100
     claim = {k: v for k, v in claim.items() if v is not None}
     try:
         parse_claim(claim, name="the claim form")
     except InputError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return None
     return claim
 
@@ -118,9 +115,9 @@ def preview(upload, key: str) -> list[str] | None:
     try:
         headers, head, export_format = file_preview(upload.getvalue(), upload.name)
     except InputError as exc:
-        st.error(f"**{upload.name} cannot be read.** {exc}")
+        st.error(f"**{md_escape(upload.name)} cannot be read.** {md_escape(exc)}")
         return None
-    st.caption(f"{upload.name}: {export_format} export, {len(headers)} columns. First rows:")
+    st.caption(f"{md_escape(upload.name)}: {export_format} export, {len(headers)} columns. First rows:")
     st.dataframe(head, width="stretch", key=f"preview-{key}")
     return headers
 
@@ -169,12 +166,12 @@ else:
         st.markdown("**Column mapping** — detected automatically; correct it where needed.")
         m1, m2 = st.columns(2)
         with m1:
-            st.caption(f"Responses: {responses.name}")
+            st.caption(f"Responses: {md_escape(responses.name)}")
             resp_map = mapping_editor(resp_headers, "responses", "map_responses")
         pop_map: dict[str, str] = {}
         if pop_headers is not None:
             with m2:
-                st.caption(f"Interactions: {population.name}")
+                st.caption(f"Interactions: {md_escape(population.name)}")
                 pop_map = mapping_editor(pop_headers, "population", "map_population")
         st.markdown("**The claim** — what was published?")
         source = st.radio("Claim", ["Describe it here", "Upload claim.json"], horizontal=True,
@@ -188,10 +185,10 @@ else:
                     claim = json.loads(claim_file.getvalue().decode("utf-8-sig"))
                     parse_claim(claim, name=claim_file.name)
                 except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    st.error(f"**{claim_file.name}** is not valid JSON: {exc}")
+                    st.error(f"**{md_escape(claim_file.name)}** is not valid JSON: {md_escape(exc)}")
                     ok = False
                 except InputError as exc:
-                    st.error(str(exc))
+                    st.error(md_escape(exc))
                     ok = False
         else:
             claim = claim_form(sorted(set(resp_headers) | set(pop_headers or [])))

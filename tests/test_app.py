@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from audit import run_audit
+from ui.components import md_escape
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "contact_center"
@@ -69,13 +70,14 @@ def test_try_the_sample_audit_shows_the_engines_score_grade_and_verdict(sample_a
     no_failure(sample_app)
     assert metric_value(sample_app, "Credibility score") == f"{engine_report.credibility.score} / 100"
     assert metric_value(sample_app, "Grade") == engine_report.credibility.grade
-    assert any(md.value == f"**Verdict.** {engine_report.credibility.verdict}" for md in sample_app.markdown)
+    # shown literally: markdown specials in user-derived text are escaped (ui.components.md_escape)
+    assert any(md.value == f"**Verdict.** {md_escape(engine_report.credibility.verdict)}" for md in sample_app.markdown)
 
 
 def test_the_report_lists_the_three_key_findings_and_every_check(sample_app, engine_report):
     text = " ".join(md.value for md in sample_app.markdown)
     for check_id in engine_report.credibility.key_findings:
-        assert engine_report.check(check_id).summary in text
+        assert md_escape(engine_report.check(check_id).summary) in text
     titles = [e.label for e in sample_app.expander]
     assert all(any(c.title in t for t in titles) for c in engine_report.checks)
 
@@ -116,7 +118,7 @@ def test_integrity_page_offers_the_rows_behind_each_finding(sample_app, engine_r
     assert len(labels) >= 4
     frames = [d.value for d in sample_app.dataframe]
     speeding_rows = set(engine_report.check("speeding").details["rows"])
-    assert any(set(f.get("row in file", pd.Series(dtype=int))) == speeding_rows for f in frames)
+    assert any(set(f.get("(row in file)", pd.Series(dtype=int))) == speeding_rows for f in frames)
 
 
 def test_export_page_offers_the_four_documents(sample_app):
@@ -183,7 +185,7 @@ def test_an_unmapped_score_column_is_an_inline_error_naming_the_file():
     app.button(key="run_upload").click().run()
     assert not app.exception
     message = " ".join(e.value for e in app.error)
-    assert "renamed.csv" in message and "no score column" in message
+    assert md_escape("renamed.csv") in message and "no score column" in message
 
 
 def test_an_edited_mapping_is_used_by_the_audit():
@@ -211,7 +213,7 @@ def test_an_unusable_upload_shows_an_inline_error_not_a_traceback(name, data):
     if any(b.key == "run_upload" for b in app.button):
         app.button(key="run_upload").click().run()
     assert not app.exception
-    assert name in " ".join(e.value for e in app.error)
+    assert md_escape(name) in " ".join(e.value for e in app.error)
 
 
 def test_a_bad_published_value_is_an_inline_error():
@@ -222,3 +224,16 @@ def test_a_bad_published_value_is_an_inline_error():
     assert not app.exception
     assert any("not a number" in e.value for e in app.error)
     assert app.button(key="run_upload").disabled
+
+
+def test_markdown_in_user_text_is_shown_literally():
+    # a headline that markdown would turn into a remote image, LaTeX and a colour directive
+    hostile = "![x](http://evil/p.png) $1$ :red[CSAT]"
+    app = new_app().run()
+    upload(app, "responses_file", "responses.csv", (SAMPLE / "responses.csv").read_bytes())
+    app.run()
+    app.text_input[0].set_value(hostile).run()
+    app.button(key="run_upload").click().run()
+    no_failure(app)
+    assert app.title[0].value == md_escape(hostile)
+    assert "\\!\\[x\\]" in md_escape(hostile)    # every special character is backslash-escaped

@@ -207,3 +207,37 @@ def test_a_planted_begging_agent_is_named_in_ninety_percent_of_runs():
         named += truth["agents"]["begging_agent"] in suspects
         assert suspects <= {truth["agents"]["begging_agent"]}
     assert named >= 0.9 * RUNS
+
+
+def test_two_signals_from_the_scores_alone_are_not_an_accusation():
+    # A01 gives only 5s (top-box share and maximum scores both far above its peers), but
+    # both signals read the same data: a genuinely excellent unit looks the same
+    g = np.random.default_rng(8)
+    peers = pd.DataFrame({"agent_id": [f"A{i:02d}" for i in range(2, 11) for _ in range(100)],
+                          "score": g.choice([2, 3, 4, 5], size=900, p=[0.1, 0.2, 0.4, 0.3])})
+    resp = pd.concat([pd.DataFrame({"agent_id": "A01", "score": [5] * 100}), peers], ignore_index=True)
+    result = run(resp)
+    [watched] = result.details["watch_list"]
+    assert watched["unit"] == "A01" and set(watched["signals"]) == {"top_box", "maximum_scores"}
+    assert result.status == "pass" and result.details["suspect_units"] == []
+
+
+def test_response_rates_that_genuinely_differ_are_tested_against_the_random_effects_spread():
+    # eight agents whose response rates differ for ordinary reasons (20 % ... 41 %, 1000
+    # invited each): the test must allow for that spread (Spiegelhalter 2005 §5.2)
+    rates = np.linspace(0.20, 0.41, 8)
+    rows = []
+    for a, rate in enumerate(rates):
+        answered = int(round(1000 * rate))
+        rows += [{"interaction_id": f"I{a}-{i}", "agent_id": f"A{a}", "invited": 1, "resolved": i % 2,
+                  "responded": int(i < answered)} for i in range(1000)]
+    pop = pd.DataFrame(rows)
+    resp = pop[pop["responded"] == 1].assign(score=5, response_id=lambda f: "R" + f["interaction_id"])
+    result = run(resp[["response_id", "interaction_id", "agent_id", "score"]], pop.drop(columns="responded"))
+    tau2 = result.details["response_rate_between_unit_variance"]
+    assert tau2 > 0
+    top = result.details["per_unit"]["A7"]
+    pooled = sum(int(round(1000 * r)) for r in rates) / 8000
+    z = (top["responded"] / 1000 - pooled) / np.sqrt(pooled * (1 - pooled) / 1000 + tau2)
+    assert top["p_response_rate"] == pytest.approx(stats.norm.sf(z), rel=1e-9)
+    assert "response_rate" not in top["signals"]

@@ -1,6 +1,7 @@
 """Drawing helpers shared by the pages: status badges, check cards, charts with takeaways."""
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 import pandas as pd
@@ -13,6 +14,16 @@ STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "not_applicable"
 STATUS_LABELS = {"pass": "pass", "warn": "warning", "fail": "fail", "not_applicable": "not applicable"}
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
+
+
+def md_escape(text: object) -> str:
+    """User-supplied text (unit names, headers, titles, file names, and engine sentences that
+    quote them) shown literally by st.markdown: links, images, LaTeX ($…$) and colour
+    directives (:red[…]) are not interpreted."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
 def badge(status: str) -> str:
     """Status as icon and word: readable without colour."""
     return f"{STATUS_ICONS[status]} {STATUS_LABELS[status]}"
@@ -23,7 +34,7 @@ def check_by_id(data: dict[str, Any], check_id: str) -> dict[str, Any]:
 
 
 def show_chart(chart: Chart) -> None:
-    st.markdown(f"**{chart.title}** — {chart.takeaway}")
+    st.markdown(f"**{md_escape(chart.title)}** — {md_escape(chart.takeaway)}")
     st.plotly_chart(chart.figure, width="stretch", theme=None, key=f"chart-{chart.key}")
 
 
@@ -35,7 +46,7 @@ def show_page_charts(data: dict[str, Any], page: str) -> None:
 def check_card(check: dict[str, Any], *, expanded: bool = False) -> None:
     """One check: status, plain-language finding, and every number behind it."""
     with st.expander(f"{badge(check['status'])} · {check['title']}", expanded=expanded):
-        st.markdown(check["summary"])
+        st.markdown(md_escape(check["summary"]))
         numbers = {k: check[k] for k in ("statistic", "p_value", "effect_size") if check.get(k) is not None}
         if numbers:
             st.caption(" · ".join(f"{k.replace('_', ' ')} = {v:.4g}" for k, v in numbers.items()))

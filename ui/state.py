@@ -17,6 +17,7 @@ import streamlit as st
 from audit import InputError, run_audit
 from audit.pipeline import AuditReport
 from audit.render import findings_csv, report_json
+from ui.components import md_escape
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "contact_center"
@@ -78,7 +79,7 @@ def start_audit(inputs: AuditInputs) -> Bundle | None:
             bundle = audited(inputs)
         except InputError as exc:
             status.update(label="The audit could not run on these files", state="error", expanded=True)
-            st.error(f"**Unusable input.** {exc}")
+            st.error(f"**Unusable input.** {md_escape(exc)}")
             return None
         status.update(label=f"Audit complete ({bundle.seconds:.1f} s)", state="complete")
     st.session_state[KEY] = inputs

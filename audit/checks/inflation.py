@@ -20,7 +20,9 @@ signal                 test (one-sided, per unit; p-values Holm-adjusted across 
                        linear-probability model of the top box on the interaction covariates,
                        fitted on the respondents, so only outcome-related covariates count.
 ``response_rate``      the unit's response rate among its invited interactions above its
-                       peers': hypergeometric (one-sided Fisher exact) tail.
+                       peers': hypergeometric (one-sided Fisher exact) tail, or, when units
+                       differ beyond chance (case mix, keen customers), the random-effects z
+                       as for ``top_box``.
 ``repeat_ratings``     from `duplicate_responses`: repeat-rater excess (Holm p < 0.05) or a
                        survey link of the unit answered ≥ 3 times.
 ``burst``              from `timing_anomalies`: a material burst of the unit's responses.
@@ -31,11 +33,13 @@ signal                 test (one-sided, per unit; p-values Holm-adjusted across 
 A statistical signal (the first four) *fires* when its Holm-adjusted p-value is below
 0.05: across units, each family has a family-wise error of at most 5 %. The last three
 fire when their own check found material evidence for the unit. How they are combined
-(never accuse on one weak signal): a unit is named a *suspect* — the check fails — only
-when at least two signals from different sources fire. Under no gaming the families use
-different data (scores, the invitation log, response flags, ids and times), so the chance
-that one unit fires two of them is of the order of 0.05²/I per pair. One signal alone is
-listed for follow-up ("watch list") but only warns when it concerns the claimed winner.
+(never accuse on one weak signal): each signal reads one source of data — scores
+(``top_box``, ``maximum_scores``), invitations, responses, ids, times, answer grids — and a
+unit is named a *suspect* (the check fails) only when signals from at least two different
+sources fire. Under no gaming different sources are independent, so the chance that one
+unit fires two of them is of the order of 0.05²/I per pair; two signals from the scores
+alone (a genuinely good unit has both) never suffice. A unit with one source is listed for
+follow-up ("watch list") and warns only when it is the claimed winner.
 """
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ from audit.results import CheckResult, not_applicable
 
 TITLE = "Score inflation"
 ALPHA = 0.05                      # Holm family-wise level per signal
-MIN_SIGNALS = 2                   # a suspect needs this many independent signals
+MIN_SOURCES = 2                   # a suspect needs signals from this many different sources of data
 MIN_RESPONSES = 5                 # a unit with fewer responses is not tested on its scores
 MIN_GROUP = 2                     # invited and not-invited interactions needed per unit
 MAX_LEVELS = 50                   # categorical covariates with more levels are left out of the model
@@ -62,6 +66,10 @@ WINSOR = 0.10
 COUNT_COLUMNS = {"responses", "top_box", "maximum", "interactions", "invited", "responded"}
 STATISTICAL = ("top_box", "maximum_scores", "selective_offers", "response_rate")
 FROM_CHECKS = ("repeat_ratings", "burst", "copied_answers")
+# the data each signal reads: two signals from one source (a genuinely good unit has both a
+# high top-box share and many maximum scores) count once
+SOURCE = {"top_box": "scores", "maximum_scores": "scores", "selective_offers": "invitations",
+          "response_rate": "responses", "repeat_ratings": "ids", "burst": "times", "copied_answers": "answer grids"}
 SIGNAL_TEXT = {
     "top_box": "top-box share above its peers beyond their genuine spread",
     "maximum_scores": "an excess of maximum scores among its top-box answers",
@@ -172,11 +180,20 @@ def offer_signals(data: AuditData) -> pd.DataFrame | None:
     out = pd.DataFrame({"interactions": g.size(), "invited": g["inv"].sum(), "responded": g["resp"].sum()})
     out["invitation_rate"] = out["invited"] / out["interactions"]
     out["response_rate"] = out["responded"] / out["invited"].where(out["invited"] > 0)
-    # response rate vs peers: hypergeometric tail of the unit's respondents among all invited
-    total_inv, total_resp = int(out["invited"].sum()), int(out["responded"].sum())
+    # response rate vs peers: when units differ beyond chance (case mix, keen customers), the
+    # random-effects z; otherwise the hypergeometric tail (one-sided Fisher exact)
     testable = out["invited"] > 0
-    out["p_response_rate"] = np.where(
-        testable, stats.hypergeom.sf(out["responded"] - 1, total_inv, total_resp, out["invited"]), np.nan)
+    total_inv, total_resp = int(out["invited"].sum()), int(out["responded"].sum())
+    pooled = total_resp / total_inv if total_inv else 0.0
+    tau2 = _between_unit_variance(out.loc[testable, "responded"].to_numpy(float),
+                                  out.loc[testable, "invited"].to_numpy(float), pooled)
+    if tau2 > 0:
+        p = excess_p_values(out["responded"].to_numpy(float), out["invited"].clip(lower=1).to_numpy(float),
+                            pooled, tau2)
+    else:
+        p = stats.hypergeom.sf(out["responded"] - 1, total_inv, total_resp, out["invited"])
+    out["p_response_rate"] = np.where(testable, p, np.nan)
+    out.attrs["response_rate_tau2"] = tau2
 
     cats, nums = usable_covariates(pop, data)
     cats = [c for c in cats if c != unit and pop[c].nunique() <= MAX_LEVELS]
@@ -235,7 +252,7 @@ def evidence_from_checks(checks: Mapping[str, CheckResult], data: AuditData) -> 
 
 
 def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> CheckResult:
-    """Which units show signs of survey begging or gaming, on at least two independent signals?
+    """Which units show signs of survey begging or gaming, from at least two independent sources?
 
     ``checks``: the results of `duplicate_responses`, `timing_anomalies` and
     `near_duplicates` on the same data (their unit-level findings are signals here).
@@ -252,7 +269,9 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
     units = resp[unit].astype("string")
     table = score_signals(units, resp["score"], data.scale)
     offers = offer_signals(data)
+    response_tau2 = None
     if offers is not None:
+        response_tau2 = offers.attrs.get("response_rate_tau2")
         table = table.join(offers, how="outer")
     if len(table) < 2:
         return not_applicable("score_inflation", TITLE,
@@ -274,9 +293,11 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         signals = fired.get(u, [])
         return {"unit": u, "signals": signals, "evidence": "; ".join(SIGNAL_TEXT[s] for s in signals), **values}
 
-    suspects = sorted((u for u, s in fired.items() if len(s) >= MIN_SIGNALS),
-                      key=lambda u: (-len(fired[u]), u))
-    watch = sorted((u for u, s in fired.items() if len(s) < MIN_SIGNALS), key=str)
+    def sources(u: str) -> int:
+        return len({SOURCE[s] for s in fired[u]})
+
+    suspects = sorted((u for u in fired if sources(u) >= MIN_SOURCES), key=lambda u: (-len(fired[u]), u))
+    watch = sorted((u for u in fired if sources(u) < MIN_SOURCES), key=str)
     claimed = str(data.claim.unit) if data.claim.type == "best_unit" else None
     claimed_signals = fired.get(claimed, []) if claimed else []
     if suspects:
@@ -288,7 +309,7 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
     suspect_entries = [entry(u) for u in suspects]
     if suspects:
         text = "; ".join(f"{e['unit']} ({e['evidence']})" for e in suspect_entries[:5])
-        summary = (f"{len(suspects)} unit(s) show at least {MIN_SIGNALS} independent signs of survey begging or "
+        summary = (f"{len(suspects)} unit(s) show independent signs of survey begging or "
                    f"gaming: {text}.")
         if len(suspects) > 5:
             summary += f" And {len(suspects) - 5} more."
@@ -296,10 +317,10 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         summary = (f"The claimed winner {claimed} shows one sign of gaming ({entry(claimed)['evidence']}); one signal "
                    "alone is not evidence of begging, but it is worth a look.")
     else:
-        summary = (f"No unit shows two independent signs of survey begging or gaming among {len(table)} units "
+        summary = (f"No unit shows signs of survey begging or gaming from two independent sources among {len(table)} units "
                    f"(signals tested: {', '.join(tested + list(FROM_CHECKS)) or 'none'}).")
     if watch and status != "warn":
-        summary += f" {len(watch)} unit(s) show one signal only (watch list, not an accusation)."
+        summary += f" {len(watch)} unit(s) show signals from one source only (watch list, not an accusation)."
     untested = [s for s in STATISTICAL if s not in tested]
     p_sus = [table.at[u, f"p_holm_{s}"] for u in suspects for s in tested if s in fired[u]]
     details = {
@@ -309,7 +330,9 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         "signals_tested": tested + list(FROM_CHECKS),
         "signals_not_testable": untested,
         "units": int(len(table)),
-        "rule": (f"a unit is a suspect when at least {MIN_SIGNALS} signals fire; statistical signals fire at "
+        "response_rate_between_unit_variance": response_tau2,
+        "rule": (f"a unit is a suspect when signals from at least {MIN_SOURCES} different sources of data fire "
+                 f"({', '.join(sorted(set(SOURCE.values())))}); statistical signals fire at "
                  f"Holm-adjusted p < {ALPHA} across units, the others when their own check found material "
                  "evidence for the unit; fail: any suspect; warn: the claimed winner has one signal"),
         "per_unit": {str(u): entry(str(u)) for u in table.index},

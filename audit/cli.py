@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from audit.errors import InputError
@@ -72,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        print(f"internal error: a dependency is missing in this Python ({exc}); install them with "
+              f"`{Path(sys.executable).name} -m pip install -r requirements.txt`", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is exit 1 with a message, not a traceback
         print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -27,8 +27,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from audit.headline import format_value
+from audit.headline import format_value, ordinal
 from audit.metrics import wilson_interval
+from audit.scoring import GRADE_BANDS, grade_for
 
 # --------------------------------------------------------------------------------------------
 # palette and shared helpers
@@ -51,8 +52,6 @@ PALETTE: Mapping[str, str] = MappingProxyType({
 PAGES: tuple[str, ...] = ("report", "response_rates", "representativeness", "rankings", "integrity")
 
 TEMPLATE = "plotly_white"
-GRADE_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("F", 0, 40), ("D", 40, 55), ("C", 55, 70), ("B", 70, 85), ("A", 85, 100))
 GRADE_COLOURS = {"F": "vermillion", "D": "orange", "C": "yellow", "B": "sky_blue", "A": "bluish_green"}
 ASMD_LINES = (0.1, 0.25)             # Austin 2009 (negligible below), Stuart 2010 (large above)
 MAX_RANK_ROWS = 40                   # rank whiskers: more rows are unreadable
@@ -157,11 +156,6 @@ def _pct(share: float | None, digits: int = 1) -> str:
     return "n/a" if share is None else f"{100 * share:.{digits}f} %"
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
@@ -258,12 +252,12 @@ def score_gauge(report: dict) -> Chart:
     """How credible is the number, on one 0-100 dial with the grade bands A-F?"""
     cred = report.get("credibility") or {}
     score = _num(cred.get("score")) or 0.0
-    grade = str(cred.get("grade") or next(g for g, lo, hi in reversed(GRADE_BANDS) if score >= lo))
+    grade = str(cred.get("grade") or grade_for(score))
     statuses = [c.get("status") for c in report.get("checks") or () if isinstance(c, Mapping)]
     fails, warns = statuses.count("fail"), statuses.count("warn")
     # band letters sit between the boundary numbers, so the dial reads without a legend
     tickvals, ticktext = [0.0], ["0"]
-    for letter, lo, hi in GRADE_BANDS:
+    for lo, hi, letter in GRADE_BANDS:
         tickvals += [(lo + hi) / 2, hi]
         ticktext += [letter, f"{hi:g}"]
     fig = go.Figure(go.Indicator(
@@ -272,7 +266,7 @@ def score_gauge(report: dict) -> Chart:
         gauge={"axis": {"range": [0, 100], "tickvals": tickvals, "ticktext": ticktext},
                "bar": {"color": PALETTE["black"], "thickness": 0.25},
                "steps": [{"range": [lo, hi], "color": _rgba(GRADE_COLOURS[g], 0.45), "name": g}
-                         for g, lo, hi in GRADE_BANDS]}))
+                         for lo, hi, g in GRADE_BANDS]}))
     _layout(fig, f"Credibility score: grade {grade}", height=320)
     fig.update_layout(margin={"l": 45, "r": 45, "t": 40, "b": 20})
     takeaway = (f"Score {score:.0f} / 100 (grade {grade}): {_plural(fails, 'check')} failed and "
@@ -668,8 +662,8 @@ def rank_whiskers(report: dict) -> Chart | None:
     if entry is not None:
         lo, hi = entry["rank_ci"]
         who = f"{highlight}" if role == "claimed winner" else f"The top of the league table, {highlight},"
-        parts.append(f"{who} ranks {_ordinal(int(entry['rank']))} of {total}, but its 95 % rank interval runs from "
-                     f"{_ordinal(int(lo))} to {_ordinal(int(hi))}")
+        parts.append(f"{who} ranks {ordinal(int(entry['rank']))} of {total}, but its 95 % rank interval runs from "
+                     f"{ordinal(int(lo))} to {ordinal(int(hi))}")
     could = sum(1 for u in units if u.get("could_be_best"))
     if any("could_be_best" in u for u in units):
         parts.append(f"{_plural(could, 'unit')} could be the best")
@@ -743,8 +737,8 @@ def shrinkage_plot(report: dict) -> Chart | None:
     entry = next((u for u in units if str(u["unit"]) == highlight), None)
     if entry is not None and _num(entry.get("shrunken_rank")) is not None:
         takeaway += (f"; {highlight} goes from {_value(float(entry['raw']), report)} (n = {entry.get('n')}, "
-                     f"{_ordinal(int(entry['rank']))}) to {_value(float(entry['shrunken']), report)} "
-                     f"({_ordinal(int(entry['shrunken_rank']))})")
+                     f"{ordinal(int(entry['rank']))}) to {_value(float(entry['shrunken']), report)} "
+                     f"({ordinal(int(entry['shrunken_rank']))})")
     return Chart("shrinkage", "Shrinkage toward the overall score", takeaway + ".", fig)
 
 

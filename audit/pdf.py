@@ -25,7 +25,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from audit.render import GRADE_BANDS, STATUS_COLOURS, STATUS_LABELS, metric_rows
+from audit.render import STATUS_COLOURS, STATUS_LABELS, metric_rows
+from audit.scoring import GRADE_BANDS
 
 if TYPE_CHECKING:
     from audit.pipeline import AuditReport

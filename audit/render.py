@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from audit.headline import format_p, format_points, format_value
-from audit.scoring import GRADES
+from audit.scoring import GRADE_BANDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,9 +90,6 @@ def findings_csv(report: AuditReport) -> str:
 STATUS_COLOURS = {"pass": "#009E73", "warn": "#E69F00", "fail": "#D55E00", "not_applicable": "#BBBBBB"}
 STATUS_LABELS = {"pass": "pass", "warn": "warning", "fail": "fail", "not_applicable": "not applicable"}
 STATUS_SYMBOLS = {"pass": "✓", "warn": "!", "fail": "✗", "not_applicable": "–"}
-# (low, high, letter) from F to A, as scoring.GRADES defines them
-GRADE_BANDS = tuple((low, high, letter) for (low, letter), high
-                    in zip(reversed(GRADES), [floor for floor, _ in reversed(GRADES)][1:] + [100]))
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 e = html.escape

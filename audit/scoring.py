@@ -48,6 +48,9 @@ BIAS_CAP_CHECKS = ("data_quality", "invitation_selectivity", "nonresponse_adjust
 CAP_NO_POPULATION = 79
 CAP_DOUBTFUL_WINNER = 84
 GRADES = ((85, "A"), (70, "B"), (55, "C"), (40, "D"), (0, "F"))
+# the same grades as (low, high, letter) bands from F to A, for drawing
+GRADE_BANDS = tuple((low, high, letter) for (low, letter), high
+                    in zip(reversed(GRADES), [floor for floor, _ in reversed(GRADES)][1:] + [100]))
 SEVERITY = {"fail": 2, "warn": 1, "pass": 0, "not_applicable": 0}
 
 

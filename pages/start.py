@@ -59,6 +59,16 @@ def mapping_editor(headers: list[str], kind: str, key: str) -> dict[str, str]:
             if row["column in your file"] not in (NOT_MAPPED, None)}
 
 
+def published_number(text: str, label: str) -> float | None:
+    """A number typed as '95 %', '0,95' or '+3' (the engine brings percentages to its scale);
+    None after an inline error."""
+    try:
+        return float(text.replace("%", "").replace(",", ".").strip())
+    except ValueError:
+        st.error(f"{label}: '{md_escape(text)}' is not a number (expected e.g. 95 %, 0.95 or +3).")
+        return None
+
+
 def claim_form(headers: list[str]) -> dict[str, Any] | None:
     """The claim as a SPEC claim mapping, from a form; None when nothing was stated."""
     ctype = st.selectbox("What was published?", CLAIM_TYPES, format_func=lambda t: f"{t}: {CLAIM_TYPE_HELP[t]}")
@@ -77,11 +87,8 @@ def claim_form(headers: list[str]) -> dict[str, Any] | None:
     if scale != "auto":
         claim["scale"] = [int(x) for x in scale.split("-")]
     if value.strip():
-        text = value.strip().replace("%", "").replace(",", ".").strip()
-        try:
-            claim["value"] = float(text)
-        except ValueError:
-            st.error(f"Published value: '{md_escape(value)}' is not a number (expected e.g. 95 %, 0.95 or +3).")
+        claim["value"] = published_number(value, "Published value")
+        if claim["value"] is None:
             return None
     choices = [""] + headers
     if ctype == "best_unit":
@@ -97,10 +104,8 @@ def claim_form(headers: list[str]) -> dict[str, Any] | None:
     elif ctype == "benchmark":
         bench = st.text_input("Benchmark", placeholder="85 %")
         if bench.strip():
-            try:
-                claim["benchmark"] = float(bench.replace("%", "").replace(",", ".").strip())
-            except ValueError:
-                st.error(f"Benchmark: '{md_escape(bench)}' is not a number.")
+            claim["benchmark"] = published_number(bench, "Benchmark")
+            if claim["benchmark"] is None:
                 return None
     claim = {k: v for k, v in claim.items() if v is not None}
     try:

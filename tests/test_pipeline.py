@@ -205,6 +205,16 @@ def test_cli_missing_file_exits_2(tmp_path):
     assert result.returncode == 2 and "nope.csv" in result.stderr
 
 
+def test_cli_without_its_dependencies_exits_1_naming_the_fix(tmp_path):
+    # a Python without pandas (simulated by blocking the import) gets one line, no traceback
+    code = ("import sys; sys.modules['pandas'] = None; from audit.cli import main; "
+            f"sys.exit(main(['run', {str(CLEAN / 'responses.csv')!r}, '--out', {str(tmp_path)!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pandas" in result.stderr and "pip install -r requirements.txt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_column_flag_maps_a_header(tmp_path):
     frame = pd.read_csv(CLEAN / "responses.csv").rename(columns={"score": "How did we do"})
     path = tmp_path / "renamed.csv"

@@ -8,10 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from audit.figures import Chart, charts_for_page
-from audit.render import frame_csv
+from audit.render import STATUS_LABELS, frame_csv
 
 STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "not_applicable": "➖"}
-STATUS_LABELS = {"pass": "pass", "warn": "warning", "fail": "fail", "not_applicable": "not applicable"}
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
@@ -56,7 +55,8 @@ def check_card(check: dict[str, Any], *, expanded: bool = False) -> None:
 
 def check_cards(data: dict[str, Any], ids: Iterable[str]) -> None:
     for check_id in ids:
-        check_card(check_by_id(data, check_id), expanded=check_by_id(data, check_id)["status"] == "fail")
+        check = check_by_id(data, check_id)
+        check_card(check, expanded=check["status"] == "fail")
 
 
 def rows_download(frame: pd.DataFrame, label: str, file_name: str, key: str) -> None:

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "contact_center"
 SAMPLE_LABEL = "the bundled sample audit (sample_data/contact_center)"
 KEY = "audit_inputs"
+SHOWN = "audit_shown"      # (inputs, bundle) last drawn in this session
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,29 @@ def start_audit(inputs: AuditInputs) -> Bundle | None:
             return None
         status.update(label=f"Audit complete ({bundle.seconds:.1f} s)", state="complete")
     st.session_state[KEY] = inputs
+    st.session_state[SHOWN] = (inputs, bundle)
     return bundle
 
 
 def current_bundle() -> Bundle | None:
-    """The audit this session is looking at, or None before the first one."""
+    """The audit this session is looking at, or None before the first one.
+
+    The sidebar and the page both ask on every rerun; the session keeps the bundle it last
+    drew, so `st.cache_data` (which unpickles a fresh copy per call) is consulted only when
+    the inputs change."""
     inputs = st.session_state.get(KEY)
     if inputs is None:
         return None
+    shown = st.session_state.get(SHOWN)
+    if shown is not None and shown[0] is inputs:
+        return shown[1]
     try:
-        return audited(inputs)
+        bundle = audited(inputs)
     except InputError:       # shown when it was started; forget it
         st.session_state.pop(KEY, None)
         return None
+    st.session_state[SHOWN] = (inputs, bundle)
+    return bundle
 
 
 def require_bundle() -> Bundle | None:

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from audit.data import AuditData
-from audit.headline import format_p, format_points, format_value, metric_variable
+from audit.headline import format_p, format_points, format_value, metric_variable, ordinal
 from audit.ranking import (
     ALARM_PROBABILITIES,
     ALERT_PROBABILITIES,
@@ -82,12 +82,6 @@ def unit_summary(data: AuditData) -> UnitSummary | None:
                        successes=grouped.sum().to_numpy(dtype=float),
                        variance=grouped.var(ddof=1).to_numpy(dtype=float),
                        all_values=frame["y"].to_numpy(dtype=float))
-
-
-def ordinal(k: int) -> str:
-    """1 -> '1st', 2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
 
 
 def _percent(p: float) -> str:

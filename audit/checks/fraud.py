@@ -163,6 +163,18 @@ def _score_strata(resp: pd.DataFrame) -> pd.Series:
     return resp["score"].astype("string").fillna(MISSING_UNIT).rename("score")
 
 
+def _unit_excess_within_score(data: AuditData, flags: np.ndarray, rows: np.ndarray,
+                              rng: np.random.Generator) -> dict[str, Any] | None:
+    """`_unit_excess` of the flagged responses among `rows`, each unit compared with its peers
+    at the same score (genuine delighted respondents straight-line and rush more); None
+    without a unit column."""
+    resp = data.responses
+    units = _unit_labels(data, resp)
+    if units is None:
+        return None
+    return _unit_excess(flags[rows], units[rows], rng, _score_strata(resp)[rows])
+
+
 def _status(strong: bool, weak: bool) -> str:
     return "fail" if strong else ("warn" if weak else "pass")
 
@@ -619,9 +631,7 @@ def straightlining(data: AuditData, rng: np.random.Generator) -> CheckResult:
     if len(items) >= MIN_ITEMS_MIDSCALE_RULE:
         strong |= mid_iv.ci_low > MIDSCALE_FAIL_LOWER_BOUND and midscale.sum() >= MIN_FLAGGED_IN_UNIT
         weak |= mid_iv.estimate > MIDSCALE_WARN_SHARE and midscale.sum() >= 3
-    units = _unit_labels(data, resp)
-    excess = (_unit_excess(flags[answered], units[answered], rng, _score_strata(resp)[answered])
-              if units is not None else None)
+    excess = _unit_excess_within_score(data, flags, answered, rng)
     if excess:
         strong |= bool(excess["strong"])
         weak |= bool(excess["weak"])
@@ -685,9 +695,7 @@ def speeding(data: AuditData, rng: np.random.Generator, *, fraction: float = SPE
     iv = wilson_interval(k, n)
     strong = iv.ci_low > SPEEDING_FAIL_LOWER_BOUND and k >= MIN_FLAGGED_IN_UNIT
     weak = iv.estimate > SPEEDING_WARN_SHARE and k >= 3
-    units = _unit_labels(data, resp)
-    excess = (_unit_excess(flags[usable], units[usable], rng, _score_strata(resp)[usable])
-              if units is not None else None)
+    excess = _unit_excess_within_score(data, flags, usable, rng)
     if excess:
         strong |= bool(excess["strong"])
         weak |= bool(excess["weak"])

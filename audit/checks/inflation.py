@@ -52,7 +52,7 @@ from scipy import stats
 from audit.checks.bias import covariate_frame, usable_covariates
 from audit.data import AuditData
 from audit.headline import metric_variable
-from audit.integrity import holm_adjust
+from audit.integrity import excess_tests, holm_adjust
 from audit.ranking import overdispersion
 from audit.results import CheckResult, not_applicable
 
@@ -191,7 +191,7 @@ def offer_signals(data: AuditData) -> pd.DataFrame | None:
         p = excess_p_values(out["responded"].to_numpy(float), out["invited"].clip(lower=1).to_numpy(float),
                             pooled, tau2)
     else:
-        p = stats.hypergeom.sf(out["responded"] - 1, total_inv, total_resp, out["invited"])
+        p = excess_tests(out["responded"].to_numpy(), out["invited"].to_numpy())
     out["p_response_rate"] = np.where(testable, p, np.nan)
     out.attrs["response_rate_tau2"] = tau2
 
@@ -306,7 +306,8 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         status = "warn"
     else:
         status = "pass"
-    suspect_entries = [entry(u) for u in suspects]
+    per_unit = {str(u): entry(str(u)) for u in table.index}
+    suspect_entries = [per_unit[u] for u in suspects]
     if suspects:
         text = "; ".join(f"{e['unit']} ({e['evidence']})" for e in suspect_entries[:5])
         summary = (f"{len(suspects)} unit(s) show independent signs of survey begging or "
@@ -314,7 +315,7 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         if len(suspects) > 5:
             summary += f" And {len(suspects) - 5} more."
     elif claimed_signals:
-        summary = (f"The claimed winner {claimed} shows one sign of gaming ({entry(claimed)['evidence']}); one signal "
+        summary = (f"The claimed winner {claimed} shows one sign of gaming ({per_unit[claimed]['evidence']}); one signal "
                    "alone is not evidence of begging, but it is worth a look.")
     else:
         summary = (f"No unit shows signs of survey begging or gaming from two independent sources among {len(table)} units "
@@ -325,7 +326,7 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
     p_sus = [table.at[u, f"p_holm_{s}"] for u in suspects for s in tested if s in fired[u]]
     details = {
         "suspect_units": suspect_entries,
-        "watch_list": [entry(u) for u in watch],
+        "watch_list": [per_unit[u] for u in watch],
         "claimed_unit": None if claimed is None else {"unit": claimed, "signals": claimed_signals},
         "signals_tested": tested + list(FROM_CHECKS),
         "signals_not_testable": untested,
@@ -335,7 +336,7 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
                  f"({', '.join(sorted(set(SOURCE.values())))}); statistical signals fire at "
                  f"Holm-adjusted p < {ALPHA} across units, the others when their own check found material "
                  "evidence for the unit; fail: any suspect; warn: the claimed winner has one signal"),
-        "per_unit": {str(u): entry(str(u)) for u in table.index},
+        "per_unit": per_unit,
     }
     return CheckResult("score_inflation", status, TITLE, summary, statistic=float(len(suspects)),
                        p_value=float(min(p_sus)) if p_sus else None,

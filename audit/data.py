@@ -126,8 +126,9 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
         if "interaction_id" not in resp.columns:
             raise InputError("the responses have no interaction id, so they cannot be linked to the interactions table",
                              file=responses.name, expected="an interaction/ticket/call id column (or a mapping for it)")
-        linked_ids = set(resp["interaction_id"].dropna())
-        in_pop = resp["interaction_id"].isin(set(pop["interaction_id"]))
+        # isin with arrays, not sets: Arrow-backed strings hash them in C
+        linked_ids = resp["interaction_id"].dropna().unique()
+        in_pop = resp["interaction_id"].isin(pop["interaction_id"].dropna().unique())
         orphans = resp["interaction_id"].notna() & ~in_pop
         has_response = pop["interaction_id"].isin(linked_ids).astype("int8")
         if "invited" not in pop.columns:

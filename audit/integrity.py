@@ -565,14 +565,17 @@ def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[
     np.add.at(n_us, (unit_of, st), 1)
     np.add.at(x_us, (unit_of, st), f.astype(np.int64))
     big_n, big_s = n_us.sum(axis=0), x_us.sum(axis=0)
+    # one vectorised pmf call per stratum (units × support): scipy's per-call overhead, not
+    # the arithmetic, dominates with thousands of units
+    pmfs = [stats.hypergeom.pmf(np.arange(min(int(n_us[:, s].max()), int(big_s[s])) + 1)[None, :],
+                                big_n[s], big_s[s], n_us[:, s][:, None]) for s in range(n_strata)]
     observed, expected, p = [], [], []
     for i in range(labels.size):
         dist = np.ones(1)
         for s in range(n_strata):
             if n_us[i, s] == 0 or big_s[s] == 0:
                 continue
-            support = np.arange(min(n_us[i, s], big_s[s]) + 1)
-            dist = np.convolve(dist, stats.hypergeom.pmf(support, big_n[s], big_s[s], n_us[i, s]))
+            dist = np.convolve(dist, pmfs[s][i, :min(n_us[i, s], big_s[s]) + 1])
         x = int(x_us[i].sum())
         observed.append(x)
         expected.append(float(np.sum(n_us[i] * np.divide(big_s, big_n, out=np.zeros(n_strata), where=big_n > 0))))

@@ -64,6 +64,7 @@ FUNNEL_PROBABILITIES = ALERT_PROBABILITIES + ALARM_PROBABILITIES
 # Bootstrap draws are processed in blocks so that draws × pairs stays below this many
 # floats (about 32 MB), whatever the number of units.
 _BLOCK_ELEMENTS = 4_000_000
+MAX_BREAKPOINTS = 256         # second try of the P(best) quadrature: quantiles of the units' quartiles
 # Beta-binomial prior strength a + b at which the fit is declared "complete pooling":
 # beyond it the likelihood is flat to machine precision for any realistic n.
 MAX_PRIOR_STRENGTH = 1e6
@@ -137,9 +138,13 @@ def _covariance(variances: ArrayLike, p: int) -> np.ndarray:
 
 
 def _draw_errors(cov: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    if np.count_nonzero(cov - np.diag(np.diag(cov))) == 0:
+    if _is_diagonal(cov):
         return rng.standard_normal((size, cov.shape[0])) * np.sqrt(np.diag(cov))
     return rng.multivariate_normal(np.zeros(cov.shape[0]), cov, size=size, method="eigh")
+
+
+def _is_diagonal(cov: np.ndarray) -> bool:
+    return not np.any(cov[~np.eye(cov.shape[0], dtype=bool)])
 
 
 def _critical_value(cov: np.ndarray, rows: np.ndarray, cols: np.ndarray, sd_diff: np.ndarray,
@@ -231,14 +236,45 @@ def rank_confidence_sets(estimates: ArrayLike, variances: ArrayLike, *, rng: np.
                     n_bootstrap=int(n_bootstrap))
 
 
+def holm_better(estimates: ArrayLike, variances: ArrayLike, *, coverage: float = 0.95) -> np.ndarray:
+    """better[j, k]: θ_j > θ_k established by Holm's (1979) step-down over every ordered pair.
+
+    One-sided z-tests z_jk = (θ̂_j − θ̂_k)/sqrt(v_j + v_k) of independent units, p_jk =
+    1 − Φ(z_jk), Holm at α = 1 − ``coverage`` over the m = p(p − 1) ordered pairs. It
+    controls the same family-wise error as the bootstrap max-t step-down of
+    `_significantly_better` without its O(B·p²) cost, at the price of some conservatism
+    (Bonferroni ignores the positive dependence between pairs sharing a unit).
+    ``variances``: a vector of positive variances (units assumed independent).
+    """
+    x = np.asarray(estimates, dtype=float)
+    v = np.asarray(variances, dtype=float)
+    if v.ndim != 1 or v.shape != x.shape or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError("holm_better needs one positive, finite variance per unit (independent units)")
+    p = x.size
+    alpha = 1.0 - coverage
+    rows, cols = np.nonzero(~np.eye(p, dtype=bool))
+    log_p = stats.norm.logsf((x[rows] - x[cols]) / np.sqrt(v[rows] + v[cols]))
+    order = np.argsort(log_p, kind="stable")
+    m = order.size
+    # Holm: reject the i-th smallest p (i = 0, 1, ...) while p_(i) <= alpha / (m - i)
+    passes = log_p[order] <= np.log(alpha) - np.log(m - np.arange(m, dtype=float))
+    n_rejected = m if passes.all() else int(np.argmin(passes))
+    better = np.zeros((p, p), dtype=bool)
+    better[rows[order[:n_rejected]], cols[order[:n_rejected]]] = True
+    return better
+
+
 def tau_best_set(estimates: ArrayLike, variances: ArrayLike, *, rng: np.random.Generator, tau: int = 1,
-                 coverage: float = 0.95, n_bootstrap: int = 1000, stepdown: bool = True) -> np.ndarray:
+                 coverage: float = 0.95, n_bootstrap: int = 1000, stepdown: bool = True,
+                 method: Literal["bootstrap", "holm"] = "bootstrap") -> np.ndarray:
     """Which units could be among the τ best? (boolean per unit)
 
     Mogstad et al. (2024) projection confidence set for the τ-best (R ``cstaubest``):
     simultaneous one-sided lower bounds over all ordered pairs (step-down); unit j is in the
     set iff 1 + #{k significantly better than j} ≤ τ. With probability ≈ ``coverage`` the
     set contains every unit whose true rank is ≤ τ; τ = 1: the units that could be the best.
+    ``method="holm"`` replaces the bootstrap critical values by `holm_better` (for hundreds
+    of units, where the bootstrap over all p(p − 1) pairs costs minutes).
     """
     x = np.asarray(estimates, dtype=float)
     p = x.size
@@ -246,9 +282,12 @@ def tau_best_set(estimates: ArrayLike, variances: ArrayLike, *, rng: np.random.G
         raise ValueError("ranking needs at least two units")
     if not 1 <= tau <= p:
         raise ValueError(f"tau must lie in 1..{p}")
-    cov = _covariance(variances, p)
-    better = _significantly_better(x, cov, np.ones((p, p), dtype=bool), coverage=coverage, rng=rng,
-                                   n_bootstrap=int(n_bootstrap), stepdown=stepdown)
+    if method == "holm":
+        better = holm_better(x, variances, coverage=coverage)
+    else:
+        cov = _covariance(variances, p)
+        better = _significantly_better(x, cov, np.ones((p, p), dtype=bool), coverage=coverage, rng=rng,
+                                       n_bootstrap=int(n_bootstrap), stepdown=stepdown)
     return 1 + better.sum(axis=0) <= tau
 
 
@@ -374,7 +413,7 @@ def _probability_best(log_pdf, log_cdf, lower: float, upper: float, points: list
     every unit (``scipy.integrate.quad_vec``, adaptive Gauss-Kronrod, max-norm error 1e-13).
     Where F_i underflows to 0, f_i is negligible too and the integrand is set to 0.
     Breakpoints: 32 quantiles of ``points`` first; if the probabilities do not sum to 1
-    within 1e-9 (a narrow posterior slipped between them) again with every point.
+    within 1e-9 (×p/100 beyond 100 units; a narrow posterior slipped between them) again with up to MAX_BREAKPOINTS.
     """
     def integrand(t: float) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
@@ -383,14 +422,31 @@ def _probability_best(log_pdf, log_cdf, lower: float, upper: float, points: list
         return np.where(np.isfinite(log_cdfs) & np.isfinite(value), value, 0.0)
 
     inner = np.unique([q for q in points if lower < q < upper])
-    thinned = np.unique(np.quantile(inner, np.linspace(0.0, 1.0, 32))) if inner.size > 32 else inner
-    for breaks in (thinned, inner):
+
+    def thinned(k: int) -> np.ndarray:
+        return np.unique(np.quantile(inner, np.linspace(0.0, 1.0, k))) if inner.size > k else inner
+
+    for breaks in (thinned(32), thinned(MAX_BREAKPOINTS)):
         result = integrate.quad_vec(integrand, lower, upper, epsabs=1e-13, epsrel=1e-10, norm="max",
                                     points=breaks.tolist() or None)
         probabilities = np.asarray(result[0], dtype=float)
-        if abs(probabilities.sum() - 1.0) < 1e-9:
+        # rounding in the product of p CDFs grows with p: 1e-9 up to 100 units
+        if abs(probabilities.sum() - 1.0) < 1e-9 * max(1.0, probabilities.size / 100):
             break
     return probabilities
+
+
+def _contenders(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Units that could be the best, and the range to integrate over.
+
+    ``low``/``high`` bound all but 1e-15 of each posterior. Below the largest ``low`` every
+    integrand carries a CDF < 1e-15 (or, for that unit, its own density has < 1e-15 mass
+    there); a unit whose ``high`` lies below it has P(best) < 1e-15 and a CDF of 1 over
+    the rest of the range. Dropping them keeps P(best) of hundreds of units affordable.
+    """
+    lower = float(low.max())
+    keep = high > lower
+    return keep, lower, float(high[keep].max())
 
 
 def probability_best_beta(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
@@ -400,8 +456,12 @@ def probability_best_beta(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
     range holding all but 1e-15 of every posterior, with breakpoints at their quartiles and
     tails; absolute error ≲ 1e-12.
     """
-    al = np.asarray(alpha, dtype=float)
-    be = np.asarray(beta, dtype=float)
+    al_all = np.asarray(alpha, dtype=float)
+    be_all = np.asarray(beta, dtype=float)
+    qs = np.array([1e-15, 0.001, 0.25, 0.5, 0.75, 0.999, 1 - 1e-15])
+    q = special.betaincinv(al_all[:, None], be_all[:, None], qs[None, :])
+    keep, lower, upper = _contenders(q[:, 0], q[:, -1])
+    al, be = al_all[keep], be_all[keep]
     log_norm = special.betaln(al, be)
 
     def log_pdf(t: float) -> np.ndarray:
@@ -410,10 +470,9 @@ def probability_best_beta(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
     def log_cdf(t: float) -> np.ndarray:
         return np.log(special.betainc(al, be, t))
 
-    qs = np.array([1e-15, 0.001, 0.25, 0.5, 0.75, 0.999, 1 - 1e-15])
-    q = special.betaincinv(al[:, None], be[:, None], qs[None, :])
-    return _probability_best(log_pdf, log_cdf, float(q[:, 0].min()), float(q[:, -1].max()),
-                             [float(v) for v in q[:, 1:-1].ravel()])
+    out = np.zeros(al_all.size)
+    out[keep] = _probability_best(log_pdf, log_cdf, lower, upper, [float(v) for v in q[keep, 1:-1].ravel()])
+    return out
 
 
 def probability_best(successes: ArrayLike, trials: ArrayLike, a: float, b: float) -> np.ndarray:
@@ -425,11 +484,13 @@ def probability_best(successes: ArrayLike, trials: ArrayLike, a: float, b: float
 
 def probability_best_normal(means: ArrayLike, sds: ArrayLike) -> np.ndarray:
     """P(θ_i > θ_k for all k ≠ i) for independent θ_i ~ N(mean_i, sd_i²), by quadrature
-    over [min(mean − 9 sd), max(mean + 9 sd)] (tail mass < 1e-18 per unit)."""
-    m = np.asarray(means, dtype=float)
-    s = np.asarray(sds, dtype=float)
-    if np.any(s <= 0):
+    over [max(mean − 9 sd), max(mean + 9 sd)] (tail mass < 1e-18 per unit; see `_contenders`)."""
+    m_all = np.asarray(means, dtype=float)
+    s_all = np.asarray(sds, dtype=float)
+    if np.any(s_all <= 0):
         raise ValueError("posterior standard deviations must be positive")
+    keep, lower, upper = _contenders(m_all - 9 * s_all, m_all + 9 * s_all)
+    m, s = m_all[keep], s_all[keep]
     log_norm = np.log(s) + 0.5 * np.log(2.0 * np.pi)
 
     def log_pdf(t: float) -> np.ndarray:
@@ -439,8 +500,9 @@ def probability_best_normal(means: ArrayLike, sds: ArrayLike) -> np.ndarray:
         return special.log_ndtr((t - m) / s)
 
     points = np.concatenate([m - 3 * s, m - s, m, m + s, m + 3 * s])
-    return _probability_best(log_pdf, log_cdf, float(np.min(m - 9 * s)), float(np.max(m + 9 * s)),
-                             [float(v) for v in points])
+    out = np.zeros(m_all.size)
+    out[keep] = _probability_best(log_pdf, log_cdf, lower, upper, [float(v) for v in points])
+    return out
 
 
 # -------------------------------------------------------------- empirical Bayes: means

@@ -127,6 +127,25 @@ def test_a_clear_winner_with_many_ratings_passes():
     assert result.details["indistinguishable_units"] == ["A01"]
 
 
+def test_with_hundreds_of_units_sets_are_computed_for_the_top_and_the_claimed_unit():
+    # 2 000 agents: the bootstrap over all pairs would be O(B·p²) per unit; the claimed unit
+    # (ranked 1 500th) and the top 20 get sets, the could-be-best set uses Holm
+    generator = np.random.default_rng(4)
+    trials = generator.integers(20, 80, size=2000)
+    successes = generator.binomial(trials, 0.8)
+    names = [f"U{i:04d}" for i in range(2000)]
+    shares = successes / trials
+    claimed = names[int(np.argsort(-shares, kind="stable")[1500])]
+    result = rank_uncertainty(audit_data(top_box_responses(trials, successes, names), award(claimed)),
+                              np.random.default_rng(2), n_bootstrap=500)
+    with_sets = [row for row in result.details["units"] if row["rank_ci"] is not None]
+    assert claimed in {row["unit"] for row in with_sets}
+    assert 20 <= len(with_sets) <= 21
+    low, high = result.details["rank_ci"]
+    assert low <= result.details["rank"] <= high
+    assert "Holm" in result.details["method"]
+
+
 def test_a_perfect_score_from_five_ratings_fails():
     trials = [5] + [200] * 9
     successes = [5] + [170, 168, 172, 166, 175, 169, 171, 167, 173]

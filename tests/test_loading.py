@@ -865,3 +865,93 @@ def test_legacy_xls_raises(tmp_path):
     with pytest.raises(InputError) as err:
         load_responses(path)
     assert err.value.file == "old.xls" and ".xlsx" in err.value.expected
+
+
+# ---------------------------------------------------------------- columnar fast paths (issue 5)
+
+def _careful_raw(data: bytes, name: str):
+    """The row-by-row reading that the columnar path must reproduce."""
+    from audit.loading import _build_raw, _csv_grid, _decode
+    text, notes = _decode(data, name)
+    rows, numbers, delim = _csv_grid(text, name)
+    if delim != ",":
+        notes.append(f"delimiter {'tab' if delim == chr(9) else repr(delim)} detected")
+    return _build_raw(rows, numbers, name, "sha", notes, delim != ",")
+
+
+@pytest.mark.parametrize("text", [
+    "Ticket ID,CSAT Score,Agent\n1,5,A\n2,4,B\n",
+    "\ufeffid;score;comment\n1;4,5;\"line one\nline two\"\n2;3;\"say \"\"hi\"\"\"\n",
+    "a\tb\tb\n1\t2\t3\n4\t5\t6\n",
+    "id,,score\n1,x,5\n2,y,4\n",
+    "  id , score \n 7 , 5 \n",
+])
+def test_columnar_reading_equals_the_careful_reading(text):
+    from audit.loading import _fast_delimited
+    data = text.encode("utf-8")
+    fast = _fast_delimited(data, "f.csv", "sha")
+    careful = _careful_raw(data, "f.csv")
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast.frame, careful.frame)
+    assert (fast.notes, fast.export_format, fast.decimal_comma) == (careful.notes, careful.export_format,
+                                                                     careful.decimal_comma)
+
+
+@pytest.mark.parametrize("text", [
+    "id,score\n1,5\n\n2,4\n",                 # blank line: row numbers would shift
+    "id,score\n1,5,extra\n2,4\n",             # ragged row
+    "id,score,\n1,5,\n2,4,\n",                # trailing delimiter: empty column without a header
+    "id,score\n1,5\n,\n",                     # a row of empty cells
+])
+def test_files_the_columnar_reader_cannot_reproduce_go_the_careful_way(text):
+    from audit.loading import _fast_delimited
+    assert _fast_delimited(text.encode("utf-8"), "f.csv", "sha") is None
+
+
+def test_cp1252_files_go_the_careful_way():
+    from audit.loading import _fast_delimited
+    assert _fast_delimited("id,agent\n1,Ren\xe9e\n".encode("cp1252"), "f.csv", "sha") is None
+
+
+@pytest.mark.parametrize("values", [
+    ["2026-07-01T10:00:00Z", "2026-07-01 10:00:00+02:00", "2026-07-01T10:00Z", "", "2026-07-01T23:59:59.5-0530"],
+    ["2026-02-30T10:00:00Z", "2026-07-01T24:00:00Z", "2026-13-01T10:00:00Z", "2026-07-01T10:61:00Z"],
+    ["2026-07-01T10:00:00", "2259-12-31T23:59:59Z", "1700-01-01T00:00:00+01:00"],
+])
+def test_strict_iso_timestamps_parse_as_the_general_parser_does(values):
+    from audit.loading import _parse_times, _parse_times_general, _text
+    series = pd.Series(values, dtype="str")
+    fast, bad_fast, notes_fast = _parse_times(series, "at")
+    slow, bad_slow, notes_slow = _parse_times_general(_text(series).astype("str"), "at")
+    pd.testing.assert_series_equal(fast, slow)
+    assert bad_fast.tolist() == bad_slow.tolist() and notes_fast == notes_slow
+
+
+def test_numbers_are_read_by_arrow_as_by_python():
+    from audit.loading import _numbers
+    text = pd.Series(["1", "+2.5", "-.5", "1e3", "4,5", "x", "", "0.1", "5."], dtype="str")
+    values, used_comma = _numbers(text, decimal_comma=True)
+    # reference: Python's float() on the same strings (comma as decimal point)
+    expected = [1.0, 2.5, -0.5, 1000.0, 4.5, np.nan, np.nan, 0.1, 5.0]
+    np.testing.assert_array_equal(values.to_numpy(), expected)
+    assert used_comma
+
+
+@pytest.mark.parametrize("unit,tz", [("us", "UTC"), ("ns", None), ("ms", "Europe/Paris")])
+def test_parquet_columns_read_as_the_row_grid_reads_them(unit, tz):
+    # reference: the row-by-row grid of `_cell_text` values (the path every format shares)
+    import pyarrow.parquet as pq
+    from audit.loading import _build_raw, _columns_grid, _read
+    at = pd.to_datetime(["2026-07-01 10:00:00.123456789", "2026-03-29 01:30:00.000000000", None], format="ISO8601")
+    at = at.tz_localize(tz) if tz else at
+    frame = pd.DataFrame({"Ticket ID": [1, 2, None], "score": [5.0, 4.5, np.nan], "agent": ["A", None, "B"],
+                          "ok": [True, False, True], "at": at.astype(f"datetime64[{unit}, {tz}]" if tz else
+                                                                      f"datetime64[{unit}]"),
+                          "big": [1e20, -0.0, 3.0], "f32": np.array([0.1, 2, 3], dtype="float32")})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    data = buffer.getvalue()
+    table = pq.read_table(io.BytesIO(data))
+    rows, numbers = _columns_grid(table.column_names, [c.to_pylist() for c in table.columns])
+    fast = _read(data, "f.parquet")
+    pd.testing.assert_frame_equal(fast.frame, _build_raw(rows, numbers, "f.parquet", None, [], True).frame)

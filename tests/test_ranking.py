@@ -18,6 +18,7 @@ from audit.ranking import (
     fit_beta_binomial,
     fit_normal_prior,
     funnel_limits,
+    holm_better,
     normal_posterior,
     overdispersion,
     pooled_unit_variances,
@@ -69,6 +70,38 @@ def test_every_agent_but_a12_could_be_the_best():
     # METHODS §7.3: cstaubest(tau = 1)
     could = tau_best_set(P_HAT, WALD_VAR, rng=rng(1), tau=1, n_bootstrap=100_000)
     assert [a for a, c in zip(AGENTS, could) if not c] == ["A12"]
+
+
+def test_holm_pairwise_rejections_equal_statsmodels_holm():
+    # reference: statsmodels multipletests(method="holm") on the one-sided pairwise z-test p-values
+    from statsmodels.stats.multitest import multipletests
+    x = np.linspace(0.70, 0.95, 25)
+    v = np.full(25, 0.02**2)
+    z = (x[:, None] - x[None, :]) / np.sqrt(v[:, None] + v[None, :])
+    off = ~np.eye(25, dtype=bool)
+    reject = multipletests(stats.norm.sf(z[off]), alpha=0.05, method="holm")[0]
+    assert holm_better(x, v)[off].tolist() == reject.tolist()
+    assert reject.any() and not reject.all()
+
+
+def test_holm_tau_best_set_keeps_the_twelve_agents_but_a12_or_more():
+    # Holm is more conservative than the bootstrap max-t (METHODS §7.3 excludes only A12):
+    # it can only keep more agents in the could-be-best set, never fewer
+    holm = tau_best_set(P_HAT, WALD_VAR, rng=rng(1), tau=1, method="holm")
+    boot = tau_best_set(P_HAT, WALD_VAR, rng=rng(1), tau=1, n_bootstrap=100_000)
+    assert (holm >= boot).all() and holm[0]
+
+
+def test_holm_tau_best_set_covers_the_true_best_unit_in_simulations():
+    # known truth: 300 units, unit 0 truly best by 0.02; coverage must be >= 95 %
+    generator = rng(11)
+    theta = np.concatenate([[0.87], np.linspace(0.60, 0.85, 299)])
+    covered = 0
+    for _ in range(100):
+        n = generator.integers(50, 400, size=300)
+        est = generator.binomial(n, theta) / n
+        covered += tau_best_set(est, binomial_rank_variances(est * n, n), rng=generator, method="holm")[0]
+    assert covered >= 95
 
 
 def test_all_twelve_agents_could_be_among_the_best_three():

@@ -55,6 +55,8 @@ ALPHA = 0.05
 WINSOR = 0.10
 ALERT_LEVEL, ALARM_LEVEL = 0.95, 0.998
 GRID_POINTS = 60
+FULL_RANKING_UNITS = 200           # above this many units, rank sets only for the top and the claimed unit
+LISTED_RANK_SETS = 20
 
 
 @dataclass(frozen=True)
@@ -162,24 +164,39 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
         prior_details = {"model": "normal-normal", "prior_mean": prior_n.mean, "tau2": prior_n.tau2,
                          "tau": float(np.sqrt(prior_n.tau2)), "at_boundary": prior_n.at_boundary}
         variance_floor = "unit variance shrunk to the pooled within-unit variance with 4 pseudo-responses"
-    marginal = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap)
-    joint = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap,
-                                 simultaneous=True)
-    could_be_best = tau_best_set(x, variances, rng=rng, tau=1, coverage=COVERAGE, n_bootstrap=n_bootstrap)
-    shrunken_rank = estimated_ranks(posterior.mean)
-
     j, award = _claimed_index(summary, data)
+    # Beyond FULL_RANKING_UNITS units the bootstrap over every pair of units is O(B·p²)
+    # per unit: sets are computed for the claimed unit and the top of the table, and the
+    # could-be-best set uses Holm's step-down over all pairs instead of bootstrap values.
+    full = p <= FULL_RANKING_UNITS
+    ranked = np.arange(p) if full else np.union1d(np.argsort(-x, kind="stable")[:LISTED_RANK_SETS], [j])
+    marginal = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap,
+                                    indices=ranked)
+    joint = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap,
+                                 simultaneous=True, indices=ranked)
+    could_be_best = tau_best_set(x, variances, rng=rng, tau=1, coverage=COVERAGE, n_bootstrap=n_bootstrap,
+                                 method="bootstrap" if full else "holm")
+    shrunken_rank = estimated_ranks(posterior.mean)
+    raw_rank = estimated_ranks(x)
+    position = {int(i): pos for pos, i in enumerate(ranked)}
+
+    def sets_of(i: int) -> tuple[list[int] | None, list[int] | None]:
+        if i not in position:
+            return None, None
+        k = position[i]
+        return [int(marginal.lower[k]), int(marginal.upper[k])], [int(joint.lower[k]), int(joint.upper[k])]
+
     unit = str(summary.units[j])
-    rank_ci = (int(marginal.lower[j]), int(marginal.upper[j]))
+    claimed_marginal, claimed_joint = sets_of(j)
+    rank_ci = (claimed_marginal[0], claimed_marginal[1])
     contenders = [str(u) for u in summary.units[could_be_best]]
     rubric = rank_status(float(p_best[j]), rank_ci, len(contenders))
     others = [u for u in contenders if u != unit]
 
-    table = [{"unit": str(summary.units[i]), "n": int(n[i]), "raw": float(x[i]), "rank": int(marginal.ranks[i]),
+    table = [{"unit": str(summary.units[i]), "n": int(n[i]), "raw": float(x[i]), "rank": int(raw_rank[i]),
               "shrunken": float(posterior.mean[i]), "shrunken_low": float(posterior.lower[i]),
               "shrunken_high": float(posterior.upper[i]), "shrunken_rank": int(shrunken_rank[i]),
-              "rank_ci": [int(marginal.lower[i]), int(marginal.upper[i])],
-              "rank_ci_simultaneous": [int(joint.lower[i]), int(joint.upper[i])],
+              "rank_ci": sets_of(i)[0], "rank_ci_simultaneous": sets_of(i)[1],
               "p_best": float(p_best[i]), "p_best_flat": float(p_best_flat[i]),
               "could_be_best": bool(could_be_best[i])} for i in range(p)]
     table.sort(key=lambda row: (row["rank"], row["unit"]))
@@ -207,14 +224,18 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
                         "of the league table: " + facts)
     details = {
         "unit_column": data.unit_column, "claimed_unit": unit, "award_claimed": award,
-        "rank_ci": list(rank_ci), "rank_ci_simultaneous": [int(joint.lower[j]), int(joint.upper[j])],
-        "rank": int(marginal.ranks[j]), "shrunken_rank": int(shrunken_rank[j]),
+        "rank_ci": list(rank_ci), "rank_ci_simultaneous": claimed_joint,
+        "rank": int(raw_rank[j]), "shrunken_rank": int(shrunken_rank[j]),
         "p_best": float(p_best[j]), "p_best_flat": float(p_best_flat[j]),
         "indistinguishable_units": contenders, "units_count": p, "rubric_status": rubric,
         "units": table, "prior": prior_details, "coverage": COVERAGE, "n_bootstrap": int(n_bootstrap),
         "variance_floor": variance_floor,
+        "rank_sets_for": "every unit" if full else (f"the claimed unit and the top {LISTED_RANK_SETS} units "
+                                                    f"(simultaneous over them); more than {FULL_RANKING_UNITS} units"),
         "method": ("Mogstad, Romano, Shaikh & Wilhelm (2024) rank confidence sets (parametric bootstrap, "
-                   "step-down); tau-best set with tau = 1; P(best) by quadrature over the posteriors"),
+                   "step-down); tau-best set with tau = 1"
+                   + ("" if full else " by Holm's step-down over all ordered pairs")
+                   + "; P(best) by quadrature over the posteriors"),
     }
     return CheckResult("rank_uncertainty", status, RANK_TITLE, summary_text, statistic=float(high - low + 1),
                        p_value=None, effect_size=float(p_best[j]), details=details)

@@ -428,6 +428,7 @@ def _parquet_grid(data: bytes, name: str) -> tuple[list[list[str]], list[int]] |
 
     A plain table (one header row, no blank rows or unnamed empty columns) becomes the
     `_Raw` directly, column by column; anything else goes through the row grid."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -437,9 +438,7 @@ def _parquet_grid(data: bytes, name: str) -> tuple[list[list[str]], list[int]] |
                          expected="a Parquet file written by pandas/pyarrow/Spark") from None
     texts = [_arrow_cell_texts(c) for c in table.columns]
     headers = [h.strip().lstrip("\ufeff") for h in table.column_names]
-    blank = [np.char.str_len(np.char.strip(t.astype(str))) == 0 for t in texts] if texts else []
-    plain = (table.num_rows > 0 and texts and not any(not h and b.all() for h, b in zip(headers, blank))
-             and not np.logical_and.reduce(blank).any()
+    plain = (table.num_rows > 0 and _plain_columns(headers, [pa.array(t, type=pa.string()) for t in texts])
              and _detect_layout([headers] + [[t[i] for t in texts] for i in range(min(2, table.num_rows))]) == "table")
     if not plain:
         return _columns_grid(table.column_names, texts)
@@ -593,6 +592,24 @@ def _build_raw(rows: list[list[str]], numbers: list[int], name: str, sha: str | 
                 questions=question_text, decimal_comma=decimal_comma)
 
 
+def _plain_columns(headers: Sequence[str], columns: Sequence[Any]) -> bool:
+    """No blank row and no empty column without a header among these Arrow string columns:
+    what `_build_raw` would otherwise skip (with a note) and the columnar paths do not."""
+    import pyarrow.compute as pc
+
+    def blank(j: int) -> Any:
+        return pc.equal(pc.utf8_trim_whitespace(columns[j]), "")
+
+    if not columns or any(not h and pc.all(blank(j)).as_py() for j, h in enumerate(headers)):
+        return False
+    all_blank = blank(0)
+    for j in range(1, len(columns)):
+        if not pc.any(all_blank).as_py():
+            break
+        all_blank = pc.and_(all_blank, blank(j))
+    return not pc.any(all_blank).as_py()
+
+
 def _fast_delimited(data: bytes, name: str, sha: str) -> _Raw | None:
     """Well-formed UTF-8 delimited text, read column by column by pyarrow.
 
@@ -602,7 +619,6 @@ def _fast_delimited(data: bytes, name: str, sha: str) -> _Raw | None:
     widths, empty columns without a header, or anything pyarrow rejects.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     notes: list[str] = []
@@ -644,15 +660,7 @@ def _fast_delimited(data: bytes, name: str, sha: str) -> _Raw | None:
         return None
     headers = [str(table.column(j)[0].as_py()).strip().lstrip("\ufeff") for j in range(width)]
     table = table.slice(1)
-    blank_cells = [pc.equal(pc.utf8_trim_whitespace(table.column(j)), "") for j in range(width)]
-    if any(not h and pc.all(blank).as_py() for h, blank in zip(headers, blank_cells)):
-        return None
-    all_blank = blank_cells[0]
-    for blank in blank_cells[1:]:
-        if not pc.any(all_blank).as_py():
-            break
-        all_blank = pc.and_(all_blank, blank)
-    if pc.any(all_blank).as_py():
+    if not _plain_columns(headers, table.columns):
         return None
     if delim != ",":
         notes.append(f"delimiter {'tab' if delim == chr(9) else repr(delim)} detected")
@@ -920,8 +928,7 @@ def _to_float(text: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     try:
-        return pc.cast(pa.array(text.to_numpy(dtype=object), type=pa.string()), pa.float64()).to_numpy(
-            zero_copy_only=False)
+        return pc.cast(pa.array(text, type=pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
 
@@ -1223,13 +1230,10 @@ def _parse_duration(series: pd.Series, decimal_comma: bool) -> tuple[pd.Series, 
     """Seconds as float from numbers or clock times (h:mm:ss, m:ss); masks of negative and unreadable cells."""
     text = _text(series).astype("str")
     values, used_comma = _numbers(text, decimal_comma)
-    maybe_clock = values.isna() & (text != "")
-    clock = text[maybe_clock].str.extract(_CLOCK)
-    is_clock = clock[1].notna().reindex(text.index, fill_value=False)
-    if is_clock.any():
-        c = clock[is_clock[maybe_clock]]
-        values[is_clock] = (pd.to_numeric(c[0]).fillna(0) * 3600 + pd.to_numeric(c[1]) * 60
-                            + pd.to_numeric(c[2])).astype("float64")
+    c = text[values.isna() & (text != "")].str.extract(_CLOCK).dropna(subset=[1])
+    if len(c):
+        values.loc[c.index] = (pd.to_numeric(c[0]).fillna(0) * 3600 + pd.to_numeric(c[1]) * 60
+                               + pd.to_numeric(c[2])).astype("float64")
     negative = (values < 0).to_numpy()
     unreadable = ((text != "") & values.isna()).to_numpy()
     values[negative] = np.nan

@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate, optimize, special, stats
 
+from audit.contingency import adjust_pvalues
+
 __all__ = [
     "ALARM_PROBABILITIES",
     "ALERT_PROBABILITIES",
@@ -137,8 +139,8 @@ def _covariance(variances: ArrayLike, p: int) -> np.ndarray:
     return cov
 
 
-def _draw_errors(cov: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    if _is_diagonal(cov):
+def _draw_errors(cov: np.ndarray, size: int, rng: np.random.Generator, diagonal: bool) -> np.ndarray:
+    if diagonal:
         return rng.standard_normal((size, cov.shape[0])) * np.sqrt(np.diag(cov))
     return rng.multivariate_normal(np.zeros(cov.shape[0]), cov, size=size, method="eigh")
 
@@ -148,14 +150,14 @@ def _is_diagonal(cov: np.ndarray) -> bool:
 
 
 def _critical_value(cov: np.ndarray, rows: np.ndarray, cols: np.ndarray, sd_diff: np.ndarray,
-                    coverage: float, rng: np.random.Generator, n_bootstrap: int) -> float:
+                    coverage: float, rng: np.random.Generator, n_bootstrap: int, diagonal: bool) -> float:
     """Coverage-quantile (R type 7) of max over the pairs of (Z_j − Z_k)/σ_jk, Z ~ N(0, Σ)."""
     block = max(1, _BLOCK_ELEMENTS // max(1, rows.size))
     maxima = np.empty(n_bootstrap)
     inverse_sd = 1.0 / sd_diff
     for start in range(0, n_bootstrap, block):
         stop = min(n_bootstrap, start + block)
-        z = _draw_errors(cov, stop - start, rng)
+        z = _draw_errors(cov, stop - start, rng, diagonal)
         studentised = np.take(z, rows, axis=1)
         studentised -= np.take(z, cols, axis=1)
         studentised *= inverse_sd
@@ -170,12 +172,13 @@ def _significantly_better(estimates: np.ndarray, cov: np.ndarray, tested: np.nda
     diff = estimates[:, None] - estimates[None, :]
     var = np.diag(cov)
     sd_diff = np.sqrt(np.maximum(var[:, None] + var[None, :] - 2.0 * cov, 0.0))
+    diagonal = _is_diagonal(cov)
     active = tested.copy()
     np.fill_diagonal(active, False)
     better = np.zeros_like(active)
     while active.any():
         rows, cols = np.nonzero(active)
-        c = _critical_value(cov, rows, cols, sd_diff[rows, cols], coverage, rng, n_bootstrap)
+        c = _critical_value(cov, rows, cols, sd_diff[rows, cols], coverage, rng, n_bootstrap, diagonal)
         rejected = diff[rows, cols] - c * sd_diff[rows, cols] > 0
         if not rejected.any():
             break
@@ -251,16 +254,10 @@ def holm_better(estimates: ArrayLike, variances: ArrayLike, *, coverage: float =
     if v.ndim != 1 or v.shape != x.shape or not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise ValueError("holm_better needs one positive, finite variance per unit (independent units)")
     p = x.size
-    alpha = 1.0 - coverage
     rows, cols = np.nonzero(~np.eye(p, dtype=bool))
-    log_p = stats.norm.logsf((x[rows] - x[cols]) / np.sqrt(v[rows] + v[cols]))
-    order = np.argsort(log_p, kind="stable")
-    m = order.size
-    # Holm: reject the i-th smallest p (i = 0, 1, ...) while p_(i) <= alpha / (m - i)
-    passes = log_p[order] <= np.log(alpha) - np.log(m - np.arange(m, dtype=float))
-    n_rejected = m if passes.all() else int(np.argmin(passes))
+    p_values = stats.norm.sf((x[rows] - x[cols]) / np.sqrt(v[rows] + v[cols]))
     better = np.zeros((p, p), dtype=bool)
-    better[rows[order[:n_rejected]], cols[order[:n_rejected]]] = True
+    better[rows, cols] = adjust_pvalues(p_values, method="holm") <= 1.0 - coverage
     return better
 
 

@@ -186,9 +186,10 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
         k = position[i]
         return [int(marginal.lower[k]), int(marginal.upper[k])], [int(joint.lower[k]), int(joint.upper[k])]
 
+    sets = [sets_of(i) for i in range(p)]
     unit = str(summary.units[j])
-    claimed_marginal, claimed_joint = sets_of(j)
-    rank_ci = (claimed_marginal[0], claimed_marginal[1])
+    claimed_marginal, claimed_joint = sets[j]
+    rank_ci = tuple(claimed_marginal)
     contenders = [str(u) for u in summary.units[could_be_best]]
     rubric = rank_status(float(p_best[j]), rank_ci, len(contenders))
     others = [u for u in contenders if u != unit]
@@ -196,7 +197,7 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
     table = [{"unit": str(summary.units[i]), "n": int(n[i]), "raw": float(x[i]), "rank": int(raw_rank[i]),
               "shrunken": float(posterior.mean[i]), "shrunken_low": float(posterior.lower[i]),
               "shrunken_high": float(posterior.upper[i]), "shrunken_rank": int(shrunken_rank[i]),
-              "rank_ci": sets_of(i)[0], "rank_ci_simultaneous": sets_of(i)[1],
+              "rank_ci": sets[i][0], "rank_ci_simultaneous": sets[i][1],
               "p_best": float(p_best[i]), "p_best_flat": float(p_best_flat[i]),
               "could_be_best": bool(could_be_best[i])} for i in range(p)]
     table.sort(key=lambda row: (row["rank"], row["unit"]))

@@ -9,11 +9,14 @@ and the linkage problems (orphan responses, contradictory flags) are counted for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
+from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQueries, PopulationSummary,
+                              category_text, usable_covariates)
 from audit.claim import Claim
+from audit.engine import Engine, make_engine
 from audit.errors import InputError
 from audit.loading import LoadedTable
 
@@ -39,7 +42,7 @@ class AuditData:
     """The analysis data set of one audit."""
 
     responses: pd.DataFrame
-    population: pd.DataFrame | None
+    population: PopulationSummary | None       # the interactions table's sufficient statistics
     claim: Claim
     scale: tuple[float, float]
     unit_column: str | None
@@ -54,20 +57,16 @@ class AuditData:
         return self.population is not None
 
 
-def _as_flag(series: pd.Series) -> pd.Series:
-    return series.fillna(0).astype("int8")
-
-
-def _resolve_column(name: str | None, frames: list[pd.DataFrame], role: str, file: str) -> str | None:
-    """Find a claim-named column under its canonical or original header."""
+def _resolve_column(name: str | None, tables: list[list[str]], role: str, file: str) -> str | None:
+    """Find a claim-named column under its canonical or original header (`tables`: the column names)."""
     if name is None:
         return None
-    for frame in frames:
-        if name in frame.columns:
+    for columns in tables:
+        if name in columns:
             return name
-    if name in ("agent", "agent_id", "unit") and any("agent_id" in f.columns for f in frames):
+    if name in ("agent", "agent_id", "unit") and any("agent_id" in columns for columns in tables):
         return "agent_id"
-    headers = sorted({c for f in frames for c in f.columns if not str(c).startswith("_")})
+    headers = sorted({c for columns in tables for c in columns if not str(c).startswith("_")})
     raise InputError(f"the claim's {role} '{name}' is not a column of the data", file=file,
                      column=name, expected="one of: " + ", ".join(map(str, headers)))
 
@@ -110,8 +109,92 @@ def integral_as_int(series: pd.Series) -> pd.Series:
     return series
 
 
-def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim) -> AuditData:
-    """Build the analysis data set; raise `InputError` if the claim does not fit the data."""
+def classify_profile(profile: Mapping[str, ColumnProfile], exclude: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`classify_covariates` on a population profile (distinct values, variance per column)."""
+    categorical, numeric = [], []
+    for col, p in profile.items():
+        if col in exclude or str(col).startswith("_") or str(col).startswith("q_") or p.kind == "time":
+            continue
+        if p.non_missing == 0:
+            continue
+        if p.kind == "flag" or (p.kind == "number" and p.levels <= 2):
+            if p.levels == 2:
+                categorical.append(col)
+        elif p.kind == "number":
+            if p.levels > 2 and (p.variance or 0.0) > 0:
+                numeric.append(col)
+        elif 2 <= p.levels <= MAX_SEGMENT_LEVELS:
+            categorical.append(col)
+    return tuple(categorical), tuple(numeric)
+
+
+def _scope(claim: Claim, unit_column: str | None, period_column: str | None) -> tuple[str | None, str | None]:
+    """The population column and value that restrict the claim (the unit's or the after-period's interactions)."""
+    if claim.type == "best_unit":
+        return unit_column, claim.unit
+    if claim.type == "change":
+        return period_column, claim.after
+    return None, None
+
+
+def summarise_population(population: LoadedTable, resp: pd.DataFrame, claim: Claim, unit_column: str | None,
+                         period_column: str | None, exclude: set[str],
+                         engine: Engine | None = None) -> tuple[PopulationSummary, tuple[str, ...], tuple[str, ...]]:
+    """Aggregate the interactions table in `engine` (DuckDB by default) into the sufficient
+    statistics of `PopulationSummary`; also return its categorical and numeric covariates."""
+    frame = population.frame
+    own = engine is None
+    engine = make_engine("duckdb") if own else engine
+    try:
+        wanted, scope_value = _scope(claim, unit_column, period_column)
+        scope_column = wanted if wanted in frame.columns else None
+        values = None
+        if scope_column is not None:
+            levels = pd.Series(frame[scope_column].dropna().unique(), dtype=frame[scope_column].dtype)
+            values = levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)
+        q = PopulationQueries.register(engine, frame, resp["interaction_id"],
+                                       resp["customer_id"] if "customer_id" in resp.columns else None,
+                                       scope_column, values)
+        candidates = [c for c in q.kinds if c not in exclude and not str(c).startswith("q_")]
+        profile, counts = q.profile(candidates)
+        categorical, numeric = classify_profile(profile, exclude)
+        shift = {c: float(profile[c].mean or 0.0) for c in numeric}
+        cells = q.cells(categorical, numeric, shift, scope=False)
+        # no restriction: the claim speaks for every interaction; a restriction the table
+        # cannot apply (no unit/period column): the claim's interactions are unknown
+        if wanted is None:
+            scope = cells
+        else:
+            scope = q.cells(categorical, numeric, shift, scope=True) if scope_column is not None else None
+        has_invited = "invited" in frame.columns
+        unit = unit_column if unit_column in frame.columns else None
+        units = offer = customer_unit = None
+        offer_nums: tuple[str, ...] = ()
+        if unit is not None and has_invited:
+            units = q.units(unit)
+            cats, nums = usable_covariates(cells, categorical, numeric)
+            cats = [c for c in cats if c != unit and cells.keys[c].nunique() <= OFFER_MODEL_MAX_LEVELS]
+            nums = [c for c in nums if c != unit]
+            if cats or nums:
+                offer, offer_nums = q.offer_cells(unit, cats, nums, shift), tuple(nums)
+        if unit is not None and "customer_id" in frame.columns and "customer_id" in resp.columns:
+            customer_unit = q.customer_unit(unit)
+        summary = PopulationSummary(
+            rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
+            linked=q.linked(), units=units, offer_cells=offer, offer_numeric=offer_nums,
+            customer_unit=customer_unit, linkage=counts, engine=engine.name)
+    finally:
+        if own:
+            engine.close()
+    return summary, categorical, numeric
+
+
+def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim, *,
+            engine: Engine | None = None) -> AuditData:
+    """Build the analysis data set; raise `InputError` if the claim does not fit the data.
+
+    The interactions table is aggregated in `engine` (embedded DuckDB unless another is
+    given) and only its sufficient statistics are kept (`PopulationSummary`)."""
     if responses.scale is None:
         raise InputError("no rating scale could be determined", file=responses.name, column="score")
     claim = claim.with_defaults(claim.scale or responses.scale)
@@ -120,42 +203,39 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
         raise InputError(f"NPS needs scores on the 0-10 scale, the data are on {scale[0]:g}-{scale[1]:g}",
                          file=responses.name, column="score", expected="a 0-10 scale or metric 'top2box'/'mean'")
     resp = responses.frame.copy()
-    pop = population.frame.copy() if population is not None else None
+    pop_columns = list(population.frame.columns) if population is not None else []
+    if population is not None and "interaction_id" not in resp.columns:
+        raise InputError("the responses have no interaction id, so they cannot be linked to the interactions table",
+                         file=responses.name, expected="an interaction/ticket/call id column (or a mapping for it)")
+    frames_columns = [list(resp.columns), pop_columns]
+    unit_column = _resolve_column(claim.unit_column, frames_columns, "unit column", responses.name)
+    if unit_column is None and "agent_id" in resp.columns:
+        unit_column = "agent_id"
+    period_column = _resolve_column(claim.period_column, frames_columns, "period column", responses.name)
+    exclude = set(ID_COLUMNS) | set(TIME_COLUMNS) | set(FLAG_COLUMNS) | {"score", "duration_s"}
+    if period_column:
+        exclude.add(period_column)
+    summary = None
     linkage = Linkage()
-    if pop is not None:
-        if "interaction_id" not in resp.columns:
-            raise InputError("the responses have no interaction id, so they cannot be linked to the interactions table",
-                             file=responses.name, expected="an interaction/ticket/call id column (or a mapping for it)")
-        # isin with arrays, not sets: Arrow-backed strings hash them in C
-        linked_ids = resp["interaction_id"].dropna().unique()
-        in_pop = resp["interaction_id"].isin(pop["interaction_id"].dropna().unique())
+    if population is not None:
+        summary, categorical, numeric = summarise_population(population, resp, claim, unit_column, period_column,
+                                                             exclude, engine)
+        linked = summary.linked
+        in_pop = resp["interaction_id"].isin(linked["interaction_id"].to_numpy())
         orphans = resp["interaction_id"].notna() & ~in_pop
-        has_response = pop["interaction_id"].isin(linked_ids).astype("int8")
-        if "invited" not in pop.columns:
-            pop["invited"] = np.int8(1)
-        pop["invited"] = _as_flag(pop["invited"])
-        mismatch = 0
-        if "responded" in pop.columns:
-            pop["responded"] = _as_flag(pop["responded"])
-            mismatch = int((pop["responded"] != has_response).sum())
-        else:
-            pop["responded"] = has_response
+        if unit_column is not None and unit_column not in resp.columns and unit_column in pop_columns:
+            # the unit is known for the interaction: carry it over through the link
+            resp[unit_column] = resp["interaction_id"].map(linked.set_index("interaction_id")[unit_column])
+        counts = summary.linkage
         linkage = Linkage(
             orphan_responses=int(orphans.sum()),
             orphan_rows=tuple(int(r) for r in resp.loc[orphans, "_source_row"].head(20)),
             responses_without_interaction_id=int(resp["interaction_id"].isna().sum()),
-            responded_flag_mismatch=mismatch,
-            responded_not_invited=int(((pop["responded"] == 1) & (pop["invited"] == 0)).sum()),
+            responded_flag_mismatch=counts["n_mismatch"] if "responded" in pop_columns else 0,
+            responded_not_invited=counts["n_resp_not_inv"],
         )
-    frames = [f for f in (resp, pop) if f is not None]
-    unit_column = _resolve_column(claim.unit_column, frames, "unit column", responses.name)
-    if (unit_column is not None and unit_column not in resp.columns and pop is not None
-            and unit_column in pop.columns):
-        # the unit is known for the interaction: carry it over through the link
-        resp[unit_column] = resp["interaction_id"].map(pop.set_index("interaction_id")[unit_column])
-    if unit_column is None and "agent_id" in resp.columns:
-        unit_column = "agent_id"
-    period_column = _resolve_column(claim.period_column, frames, "period column", responses.name)
+    else:
+        categorical, numeric = classify_covariates(resp, exclude)
     if claim.type == "change":
         if period_column not in resp.columns:
             raise InputError(f"the period column '{period_column}' is not in the responses",
@@ -173,16 +253,10 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
             raise InputError(f"unit '{claim.unit}' has no responses", file=responses.name, column=unit_column)
     claim = Claim(**{**claim.__dict__, "unit_column": unit_column if claim.type == "best_unit" else claim.unit_column,
                      "period_column": period_column})
-    exclude = set(ID_COLUMNS) | set(TIME_COLUMNS) | set(FLAG_COLUMNS) | {"score", "duration_s"}
-    if period_column:
-        exclude.add(period_column)
-    base = pop if pop is not None else resp
-    categorical, numeric = classify_covariates(base, exclude)
-    for frame in frames:
-        for col in categorical:
-            if col in frame.columns:
-                frame[col] = integral_as_int(frame[col])
-    return AuditData(responses=resp, population=pop, claim=claim, scale=scale, unit_column=unit_column,
+    for col in categorical:
+        if col in resp.columns:
+            resp[col] = integral_as_int(resp[col])
+    return AuditData(responses=resp, population=summary, claim=claim, scale=scale, unit_column=unit_column,
                      categorical=categorical, numeric=numeric, responses_table=responses,
                      population_table=population, linkage=linkage)
 
@@ -197,17 +271,8 @@ def claim_responses(data: AuditData) -> pd.DataFrame:
     return resp
 
 
-def claim_population(data: AuditData) -> pd.DataFrame | None:
-    """The interactions the claimed number speaks for (same restriction as `claim_responses`)."""
-    pop, claim = data.population, data.claim
-    if pop is None:
-        return None
-    if claim.type == "best_unit":
-        if data.unit_column not in pop.columns:
-            return None
-        return pop[pop[data.unit_column].astype(str) == claim.unit]
-    if claim.type == "change":
-        if claim.period_column not in pop.columns:
-            return None
-        return pop[pop[claim.period_column].astype(str) == claim.after]
-    return pop
+def claim_population_size(data: AuditData, n: int) -> int | None:
+    """N of the finite-population correction: the interactions the claim speaks for, when known
+    and at least the n responses (else the responses are not a sample of them)."""
+    scope = data.population.scope if data.population is not None else None
+    return scope.total if scope is not None and scope.total >= n else None

@@ -82,6 +82,11 @@ class LoadedTable:
     scale: tuple[int, int] | None
     notes: tuple[str, ...]
 
+    @property
+    def rows_used(self) -> int:
+        """Rows kept: read minus dropped (the ledger), whether or not `frame` still holds them."""
+        return self.rows_read - sum(note.count for note in self.dropped)
+
 
 # --------------------------------------------------------------------------------------
 # Header variants. Matching is on the header lower-cased with everything but letters and

@@ -15,7 +15,7 @@ from audit.checks.inflation import score_inflation
 from audit.checks.quality import data_quality, sample_size
 from audit.checks.response import response_rate, response_rate_skew
 from audit.claim import Claim, load_claim
-from audit.data import AuditData, claim_population, claim_responses, prepare
+from audit.data import AuditData, claim_population_size, claim_responses, prepare
 from audit.headline import MetricResult, headline_metric
 from audit.loading import LoadedTable, load_population, load_responses
 from audit.results import CheckResult, jsonable
@@ -62,7 +62,7 @@ def _input_block(table: LoadedTable | None) -> dict[str, Any] | None:
     if table is None:
         return None
     return {"rows": table.rows_read, "sha256": table.sha256, "name": table.name,
-            "format": table.export_format, "rows_used": len(table.frame)}
+            "format": table.export_format, "rows_used": table.rows_used}
 
 
 def _split_mapping(mapping: Mapping[str, Any] | None) -> tuple[dict, dict]:
@@ -117,10 +117,9 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     pop_table = None if population is None else load_population(population, mapping=pop_map or None,
                                                                  name=population_name)
     data = prepare(resp_table, pop_table, claim_obj)
-    pop = claim_population(data)
     scores = claim_responses(data)["score"]
     metric = headline_metric(scores, data.claim.metric, data.scale,
-                             population_size=len(pop) if pop is not None and len(pop) >= len(scores) else None)
+                             population_size=claim_population_size(data, len(scores)))
     rng = np.random.default_rng(seed)
     checks = run_checks(data, rng, n_simulations=n_simulations)
     adjustment = next(c for c in checks if c.id == "nonresponse_adjustment")

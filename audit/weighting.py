@@ -276,6 +276,66 @@ def asmd_by_covariate(sample: pd.DataFrame, target: pd.DataFrame, *,
                         std_type=std_type, categorical=categorical)[1]
 
 
+@dataclass(frozen=True)
+class CovariateMoments:
+    """Mean and SD of every covariate entry: one per categorical level ("col[level]", a share)
+    and one per numeric covariate ("col"), plus the map entry → covariate. SDs use n − 1
+    (frequency weights) so that grouped data give the row-level figures."""
+
+    mean: pd.Series
+    sd: pd.Series
+    owner: dict[str, str]
+    covariates: tuple[str, ...]
+
+
+def level_entry(column: str, level: object) -> str:
+    return f"{column}[{level}]"
+
+
+def weighted_moments(frame: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], *,
+                     weights: ArrayLike | None = None) -> CovariateMoments:
+    """Weighted mean (and reliability-weighted SD, as balance) of each level share and numeric covariate."""
+    w = _weights_array(weights, len(frame), "weights")
+    mean, sd, owner = {}, {}, {}
+    for column in categorical:
+        values = frame[column].astype(str).to_numpy()
+        for level in sorted(set(values)):
+            name = level_entry(column, level)
+            mean[name], sd[name] = _weighted_mean_sd((values == level).astype(float), w)
+            owner[name] = column
+    for column in numeric:
+        mean[column], sd[column] = _weighted_mean_sd(frame[column].to_numpy(float), w)
+        owner[column] = column
+    return CovariateMoments(pd.Series(mean, dtype=float), pd.Series(sd, dtype=float), owner,
+                            tuple(categorical) + tuple(numeric))
+
+
+def asmd_from_moments(sample: CovariateMoments, target: CovariateMoments) -> tuple[pd.Series, pd.Series]:
+    """`asmd_summary` (target SD) from the moments of the two groups: per entry and per covariate,
+    each closed by "mean(asmd)".
+
+    A level present in one group only has share 0 in the other; a zero target SD leaves the
+    entry undefined (NaN, counting as 0 in the means), as in balance. Entries are ordered by
+    covariate (the sample's order), levels sorted as text.
+    """
+    values, owner = {}, {}
+    for column in sample.covariates:
+        names = sorted({n for m in (sample, target) for n, o in m.owner.items() if o == column},
+                       key=lambda n: (n != column, n))
+        for name in names:
+            sd = float(target.sd.get(name, 0.0))
+            diff = float(sample.mean.get(name, 0.0)) - float(target.mean.get(name, 0.0))
+            values[name] = abs(diff) / sd if sd > 0 else np.nan
+            owner[name] = column
+    table = pd.Series(values, dtype=float)
+    per_covariate = _covariate_means(table, owner)
+    overall = float(per_covariate.mean()) if len(per_covariate) else np.nan
+    levels, by_covariate = table.copy(), per_covariate.copy()
+    levels[MEAN_ASMD] = overall
+    by_covariate[MEAN_ASMD] = overall
+    return levels, by_covariate
+
+
 # --------------------------------------------------------------------------------------------
 # §5.2 response propensities and R-indicators
 # --------------------------------------------------------------------------------------------
@@ -674,7 +734,8 @@ def weighted_mean_se(y: ArrayLike, weights: ArrayLike) -> float:
 # §9.1 invitation selectivity
 # --------------------------------------------------------------------------------------------
 
-def invitation_auc(scores_invited: ArrayLike, scores_not_invited: ArrayLike) -> float:
+def invitation_auc(scores_invited: ArrayLike, scores_not_invited: ArrayLike, *,
+                   weights_invited: ArrayLike | None = None, weights_not_invited: ArrayLike | None = None) -> float:
     """AUC of a score separating invited from not-invited interactions, U/(n₁n₀).
 
     Question answered: how predictable is who got a survey? AUC = P(score of a random invited
@@ -682,6 +743,7 @@ def invitation_auc(scores_invited: ArrayLike, scores_not_invited: ArrayLike) -> 
     invited scores over n₁n₀ (Hanley & McNeil 1982; scipy ``mannwhitneyu``). 0.5 = random
     selection; 0.7–0.8 acceptable, 0.8–0.9 excellent discrimination (Hosmer, Lemeshow &
     Sturdivant 2013), here meaning strongly predictable selection. Unitless, in [0, 1].
+    With frequency weights (grouped data) each score counts its weight's times.
     """
     invited = np.asarray(scores_invited, dtype=float).reshape(-1)
     others = np.asarray(scores_not_invited, dtype=float).reshape(-1)
@@ -689,5 +751,13 @@ def invitation_auc(scores_invited: ArrayLike, scores_not_invited: ArrayLike) -> 
         raise InputError("the AUC needs both invited and non-invited units", expected="two non-empty groups")
     if not (np.all(np.isfinite(invited)) and np.all(np.isfinite(others))):
         raise InputError("scores have missing or infinite values", expected="finite scores")
-    u = mannwhitneyu(invited, others, alternative="two-sided", method="asymptotic").statistic
-    return float(u / (invited.size * others.size))
+    if weights_invited is None and weights_not_invited is None:
+        u = mannwhitneyu(invited, others, alternative="two-sided", method="asymptotic").statistic
+        return float(u / (invited.size * others.size))
+    w1 = _weights_array(weights_invited, invited.size, "weights_invited")
+    w0 = _weights_array(weights_not_invited, others.size, "weights_not_invited")
+    order = np.argsort(others, kind="stable")
+    sorted0, cum0 = others[order], np.concatenate([[0.0], np.cumsum(w0[order])])
+    below = cum0[np.searchsorted(sorted0, invited, side="left")]
+    tied = cum0[np.searchsorted(sorted0, invited, side="right")] - below
+    return float(np.dot(w1, below + 0.5 * tied) / (w1.sum() * w0.sum()))

@@ -24,7 +24,9 @@ from statsmodels.stats.proportion import proportion_confint
 
 from audit import run_audit
 from audit.checks import bias
-from audit.data import claim_population, claim_responses
+from audit.data import claim_responses
+from audit.aggregates import category_text
+from audit.loading import load_population
 from audit.figures import (
     PAGES, PALETTE, Chart, all_charts, charts_for_page, funnel_plot, integrity_overview, love_plot,
     max_percent_match_histogram, metric_comparison, p_best_bars, rank_whiskers, response_lag_chart,
@@ -118,13 +120,14 @@ def test_asmd_after_weighting_equals_balance_weighted_asmd(level_audit, monkeypa
     monkeypatch.setattr(bias, "rake", recording_rake)
     data = level_audit.data
     result = bias.nonresponse_adjustment(data)
-    pop = claim_population(data)
-    cats, nums = bias.usable_covariates(pop, data)
+    pop = load_population(SAMPLE / "interactions.csv").frame     # the claim is on every interaction
+    cats, nums = bias.usable_covariates(data.population.scope, data)
     linked = claim_responses(data)[["interaction_id"]].merge(pop[["interaction_id"] + cats + nums],
                                                               on="interaction_id", how="inner")
 
     def design(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[cats].astype(str).assign(**{c: frame[c].astype(float) for c in nums})
+        return pd.DataFrame({c: category_text(frame[c]) for c in cats}).assign(
+            **{c: frame[c].astype(float) for c in nums})
 
     # dummies on the union of levels, balance's "col[level]" names
     both = pd.get_dummies(pd.concat([design(linked), design(pop)], ignore_index=True), columns=cats,

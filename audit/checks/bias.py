@@ -17,51 +17,57 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.data import AuditData, claim_population, claim_responses
+from audit.aggregates import Cells, bin_index, category_text
+from audit.aggregates import usable_covariates as cell_covariates
+from audit.data import AuditData, claim_responses
 from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
 from audit.results import CheckResult, not_applicable
-from audit.weighting import (asmd_summary, invitation_auc, rake, representativeness_indicators,
-                             response_propensities, weighted_mean_se)
+from audit.weighting import (asmd_from_moments, invitation_auc, level_entry, rake, representativeness_indicators,
+                             response_propensities, weighted_mean_se, weighted_moments)
 
 ASMD_WARN, ASMD_FAIL = 0.10, 0.25
 ALPHA = 0.05
-N_BINS = 5                 # numeric covariates enter raking as population quintiles
+# the interactions are aggregated into cells (audit.aggregates); a numeric covariate enters
+# the propensity models at the mean of its quintile
+NUMERIC_IN_MODEL = "linear, at the mean of its quintile (grouped binomial fit)"
 MIN_CELL = 5               # raking categories with fewer respondents are pooled
 MATERIALITY = 0.02         # share of the metric's range: 2 points of a top-box share
 FRAGILE_DEFF = 2.0         # Kish deff above which weights are fragile (n_eff < n/2)
 Z95 = stats.norm.ppf(0.975)
 
 
-def usable_covariates(frame: pd.DataFrame, data: AuditData) -> tuple[list[str], list[str]]:
-    """The categorical and numeric covariates that vary within `frame`."""
-    cats = [c for c in data.categorical if c in frame.columns and frame[c].nunique(dropna=False) >= 2]
-    nums = [c for c in data.numeric if c in frame.columns and frame[c].notna().all() and frame[c].std() > 0]
-    return cats, nums
+def usable_covariates(cells: Cells, data: AuditData) -> tuple[list[str], list[str]]:
+    """The categorical and numeric covariates that vary among the interactions in `cells`."""
+    return cell_covariates(cells, data.categorical, data.numeric)
 
 
 def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) -> pd.DataFrame:
-    """Covariates with categorical values as strings (missing as its own level)."""
+    """Covariates of rows as the cells hold them: categorical values as text (missing as its
+    own level, whole-number floats without '.0'), numeric ones as floats."""
     out = pd.DataFrame(index=frame.index)
     for c in categorical:
-        out[c] = frame[c].astype("string").fillna("(missing)").astype(str)
+        out[c] = category_text(frame[c]).to_numpy()
     for c in numeric:
         out[c] = frame[c].astype(float)
     return out
 
 
 def propensity_test(covs: pd.DataFrame, y: np.ndarray, categorical: list[str], numeric: list[str],
-                    rho: np.ndarray | None = None) -> tuple[np.ndarray, float, int, float]:
+                    rho: np.ndarray | None = None, weights: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, float, int, float]:
     """Fit P(y = 1 | covariates) (unless the fitted `rho` is given) and test the model
-    against the intercept-only one.
+    against the intercept-only one; `weights`: interactions per row (grouped binomial).
 
     Returns (propensities, likelihood-ratio chi2, dof, p). Wilks (1938): 2(ℓ1 − ℓ0) ~ χ²_df.
     """
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     if rho is None:
-        rho = response_propensities(covs.assign(_y=y), "_y", categorical + numeric, categorical=categorical)
+        rho = response_propensities(covs.assign(_y=y), "_y", categorical + numeric, categorical=categorical,
+                                    freq_weights=w)
     rho = np.clip(rho, 1e-12, 1 - 1e-12)
-    ybar = y.mean()
-    ll1 = np.sum(y * np.log(rho) + (1 - y) * np.log(1 - rho))
-    ll0 = np.sum(y * np.log(ybar) + (1 - y) * np.log(1 - ybar))
+    ybar = np.dot(w, y) / w.sum()
+    ll1 = np.dot(w, y * np.log(rho) + (1 - y) * np.log(1 - rho))
+    ll0 = np.dot(w, y * np.log(ybar) + (1 - y) * np.log(1 - ybar))
     dof = sum(covs[c].nunique() - 1 for c in categorical) + len(numeric)
     lr = max(0.0, 2 * (ll1 - ll0))
     return rho, float(lr), int(dof), float(stats.chi2.sf(lr, dof)) if dof > 0 else 1.0
@@ -73,61 +79,65 @@ def imbalance_status(max_asmd: float, p_value: float) -> str:
     return "fail" if max_asmd >= ASMD_FAIL else "warn"
 
 
-def _group_summary(frame: pd.DataFrame, mask: np.ndarray, column: str, is_cat: bool) -> dict:
+def _group_summary(invited: Cells, others: Cells, column: str, is_cat: bool) -> dict:
     if is_cat:
-        a = frame.loc[mask, column].value_counts(normalize=True)
-        b = frame.loc[~mask, column].value_counts(normalize=True)
+        a = invited.level_counts(column) / invited.total
+        b = others.level_counts(column) / others.total
         levels = sorted(set(a.index) | set(b.index), key=str)
         return {str(k): {"invited": float(a.get(k, 0.0)), "not_invited": float(b.get(k, 0.0)),
                          "difference": float(a.get(k, 0.0) - b.get(k, 0.0))} for k in levels}
-    x, y = frame.loc[mask, column].mean(), frame.loc[~mask, column].mean()
+    x, y = invited.moments(column)[1], others.moments(column)[1]
     return {"invited": float(x), "not_invited": float(y), "difference": float(x - y)}
 
 
 def invitation_selectivity(data: AuditData) -> CheckResult:
     """Were surveys offered to a biased subset of interactions? (invited vs not invited)"""
     title = "Invitation selectivity"
-    if data.population is None:
+    pop = data.population
+    if pop is None:
         return not_applicable("invitation_selectivity", title,
                               "No interactions table was given: which interactions were offered a survey is unknown.")
-    if "invited" not in data.population_table.frame.columns:
+    if not pop.has_invited:
         return not_applicable("invitation_selectivity", title,
                               "The interactions table has no 'invited' column, so it cannot show whether surveys "
                               "were offered to a subset; SPEC treats every interaction as invited.")
-    pop = data.population
-    invited = pop["invited"].to_numpy() == 1
-    if invited.all():
+    cells = pop.cells
+    invited = cells.flag("invited")
+    n_inv, n_not = int(cells.n[invited].sum()), int(cells.n[~invited].sum())
+    if n_not == 0:
         return CheckResult("invitation_selectivity", "pass", title,
                            "Every interaction in scope was offered the survey: there was no selection.",
-                           details={"invited": int(invited.sum()), "not_invited": 0})
-    if not invited.any():
+                           details={"invited": n_inv, "not_invited": 0})
+    if n_inv == 0:
         return CheckResult("invitation_selectivity", "fail", title, "No interaction was offered the survey.",
-                           details={"invited": 0, "not_invited": int(len(pop))})
-    cats, nums = usable_covariates(pop, data)
+                           details={"invited": 0, "not_invited": n_not})
+    cats, nums = usable_covariates(cells, data)
     if not cats and not nums:
         return not_applicable("invitation_selectivity", title,
                               "The interactions table has no covariate (channel, resolved, handle time, ...) "
                               "to compare invited and not-invited interactions on.")
-    covs = covariate_frame(pop, cats, nums)
-    levels, by_cov = asmd_summary(covs[invited], covs[~invited])
-    rho, lr, dof, p = propensity_test(covs, invited.astype(int), cats, nums)
-    auc = invitation_auc(rho[invited], rho[~invited])
+    inv_cells, not_cells = cells.subset(invited), cells.subset(~invited)
+    levels, by_cov = asmd_from_moments(inv_cells.covariate_moments(cats, nums),
+                                       not_cells.covariate_moments(cats, nums))
+    rho, lr, dof, p = propensity_test(cells.model_frame(cats, nums), invited.astype(int), cats, nums,
+                                      weights=cells.n)
+    auc = invitation_auc(rho[invited], rho[~invited], weights_invited=cells.n[invited],
+                         weights_not_invited=cells.n[~invited])
     max_level = levels.drop("mean(asmd)")
     top = level_label(max_level.idxmax())
     details = {}
     for c in cats + nums:
         entry = {"asmd": float(by_cov[c])}
-        summary = _group_summary(covs, invited, c, c in cats)
+        summary = _group_summary(inv_cells, not_cells, c, c in cats)
         if c in cats:
             for k, v in summary.items():
-                v["asmd"] = float(levels.get(f"{c}[{k}]", np.nan))
+                v["asmd"] = float(levels.get(level_entry(c, k), np.nan))
             entry["levels"] = summary
         else:
             entry.update(summary)
         details[c] = entry
     status = imbalance_status(float(max_level.max()), p)
-    n_inv, n_not = int(invited.sum()), int((~invited).sum())
-    head = (f"{n_inv:,} of {len(pop):,} interactions were offered the survey. ")
+    head = (f"{n_inv:,} of {cells.total:,} interactions were offered the survey. ")
     if status == "pass":
         summary = head + (f"Invited and not-invited interactions look alike (largest ASMD {max_level.max():.2f} "
                           f"on {top}; model test {format_p(p)}, AUC {auc:.2f}).")
@@ -139,36 +149,39 @@ def invitation_selectivity(data: AuditData) -> CheckResult:
                        effect_size=float(max_level.max()),
                        details={**details, "model": {"test": "likelihood ratio vs intercept-only logistic model",
                                                      "chi2": lr, "dof": dof, "p_value": p, "auc": auc,
-                                                     "invited": n_inv, "not_invited": n_not}})
+                                                     "invited": n_inv, "not_invited": n_not,
+                                                     "numeric_covariates": NUMERIC_IN_MODEL}})
 
 
 def representativeness(data: AuditData) -> CheckResult:
     """Do respondents look like the interactions the claim describes?"""
     title = "Representativeness of respondents"
-    pop = claim_population(data)
-    if pop is None:
+    scope = data.population.scope if data.population is not None else None
+    if scope is None:
         return not_applicable("representativeness", title,
                               "No interactions table was given, so respondents cannot be compared with the population.")
-    responded = pop["responded"].to_numpy() == 1
-    if responded.sum() < 2 or (~responded).sum() < 2:
+    responded = scope.flag("responded")
+    if scope.n[responded].sum() < 2 or scope.n[~responded].sum() < 2:
         return not_applicable("representativeness", title,
                               "Fewer than two respondents or two non-respondents among the interactions in scope.")
-    cats, nums = usable_covariates(pop, data)
+    cats, nums = usable_covariates(scope, data)
     if not cats and not nums:
         return not_applicable("representativeness", title,
                               "The interactions table has no covariate to compare respondents with the population on.")
-    covs = covariate_frame(pop, cats, nums)
-    levels, by_cov = asmd_summary(covs[responded], covs)
+    covs = scope.model_frame(cats, nums)
+    levels, by_cov = asmd_from_moments(scope.subset(responded).covariate_moments(cats, nums),
+                                       scope.covariate_moments(cats, nums))
     y = metric_variable(claim_responses(data)["score"], data.claim.metric, data.scale)
     ind = representativeness_indicators(covs.assign(_responded=responded.astype(int)), "_responded",
-                                        cats + nums, categorical=cats,
+                                        cats + nums, categorical=cats, freq_weights=scope.n,
                                         y_sd=float(np.std(y, ddof=1)) if len(y) > 1 else None)
-    _, lr, dof, p = propensity_test(covs, responded.astype(int), cats, nums, rho=ind.propensities)
+    _, lr, dof, p = propensity_test(covs, responded.astype(int), cats, nums, rho=ind.propensities,
+                                    weights=scope.n)
     max_level = levels.drop("mean(asmd)")
     top = level_label(max_level.idxmax())
     status = imbalance_status(float(max_level.max()), p)
     if status == "pass":
-        summary = (f"Respondents look like the {len(pop):,} interactions in scope (largest ASMD "
+        summary = (f"Respondents look like the {scope.total:,} interactions in scope (largest ASMD "
                    f"{max_level.max():.2f}; R-indicator {ind.r_indicator:.2f}).")
     else:
         summary = (f"Respondents differ from the population on {top} (ASMD {max_level.max():.2f}); "
@@ -188,57 +201,64 @@ def representativeness(data: AuditData) -> CheckResult:
                                 "partial_r_conditional": ind.partial_conditional,
                                 "partial_r_by_category": ind.partial_unconditional_by_category,
                                 "model": {"chi2": lr, "dof": dof, "p_value": p,
-                                          "propensity": "logistic GLM of responded on the covariates"}})
+                                          "propensity": "logistic GLM of responded on the covariates",
+                                          "numeric_covariates": NUMERIC_IN_MODEL}})
 
 
-def raking_categories(pop: pd.DataFrame, resp: pd.DataFrame, column: str, numeric: bool) -> tuple[pd.Series, pd.Series]:
-    """Raking categories of one covariate for the population and the respondents.
+def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
+                      numeric: bool) -> tuple[dict[str, int], np.ndarray]:
+    """Raking categories of one covariate: the population's counts and each respondent's category.
 
     Numeric covariates are cut at population quintiles. Categories with fewer than
     MIN_CELL respondents are pooled into '(other)', which joins the largest category if it
     is still too small: a population category without respondents cannot be weighted to.
     """
     if numeric:
-        edges = np.unique(np.quantile(pop[column], np.linspace(0, 1, N_BINS + 1)))
-        edges[0], edges[-1] = -np.inf, np.inf
-        cut = lambda s: pd.cut(s, edges, labels=False, include_lowest=True).astype(str)
-        p_cat, r_cat = cut(pop[column]), cut(resp[column])
+        p_counts = pd.Series(scope.n, index=scope.bins[column].astype(str).to_numpy()).groupby(level=0).sum()
+        r_cat = pd.Series(bin_index(linked[column], scope.edges[column]).astype(str))
     else:
-        p_cat, r_cat = pop[column].astype(str), resp[column].astype(str)
+        p_counts = scope.level_counts(column)
+        r_cat = pd.Series(linked[column].to_numpy())
     counts = r_cat.value_counts()
-    small = [k for k in p_cat.unique() if counts.get(k, 0) < MIN_CELL]
+    small = [k for k in p_counts.index if counts.get(k, 0) < MIN_CELL]
     if small:
-        p_cat, r_cat = p_cat.where(~p_cat.isin(small), "(other)"), r_cat.where(~r_cat.isin(small), "(other)")
-        if (r_cat == "(other)").sum() < MIN_CELL:
-            largest = r_cat[r_cat != "(other)"].value_counts().idxmax() if (r_cat != "(other)").any() else "(other)"
-            p_cat, r_cat = p_cat.replace("(other)", largest), r_cat.replace("(other)", largest)
-    return p_cat, r_cat
+        rename = dict.fromkeys(small, "(other)")
+        if counts[counts.index.isin(small)].sum() < MIN_CELL:
+            kept = counts[~counts.index.isin(small)]
+            largest = kept.idxmax() if len(kept) else "(other)"
+            rename = dict.fromkeys(small, largest)
+        p_counts = p_counts.rename(index=rename).groupby(level=0).sum()
+        r_cat = r_cat.replace(rename)
+    return {k: int(v) for k, v in p_counts.items()}, r_cat.to_numpy()
 
 
 def nonresponse_adjustment(data: AuditData) -> CheckResult:
     """Claimed (unweighted) vs population-weighted metric: raking of respondents to the
     population margins of every covariate; SE by Taylor linearisation (weights fixed)."""
     title = "Non-response adjustment"
-    pop = claim_population(data)
+    scope = data.population.scope if data.population is not None else None
     metric = data.claim.metric
-    if pop is None:
+    if scope is None:
         return not_applicable("nonresponse_adjustment", title,
                               "No interactions table was given, so there are no population margins to weight to.")
     resp = claim_responses(data)
-    cats, nums = usable_covariates(pop, data)
-    keep = ["interaction_id"] + [c for c in cats + nums]
-    linked = resp[["interaction_id", "score"]].merge(pop[keep], on="interaction_id", how="inner")
+    cats, nums = usable_covariates(scope, data)
+    rows = data.population.linked
+    rows = rows.loc[rows["_in_scope"], ["interaction_id"] + cats + nums]
+    linked = resp[["interaction_id", "score"]].merge(
+        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].to_numpy()),
+        on="interaction_id", how="inner")
     if len(linked) < MIN_CELL or not (cats or nums):
         return not_applicable("nonresponse_adjustment", title,
                               "Too few responses link to the interactions table, or it has no covariates, "
                               "to weight respondents back to the population.")
     margins, sample_cols = {}, {}
     for c in cats + nums:
-        p_cat, r_cat = raking_categories(pop, linked, c, c in nums)
-        if p_cat.nunique() < 2:
+        counts, r_cat = raking_categories(scope, linked, c, c in nums)
+        if len(counts) < 2:
             continue
-        margins[c] = p_cat.value_counts().to_dict()
-        sample_cols[c] = r_cat.to_numpy()
+        margins[c] = counts
+        sample_cols[c] = r_cat
     y = metric_variable(linked["score"], metric, data.scale)
     # the claimed figure on the same (linked) responses, so that unlinked rows are not
     # mistaken for a non-response shift; the figure over all responses is reported beside it
@@ -252,8 +272,8 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
     # balance after weighting: the raked respondents vs the population on the same ASMD as
     # `representativeness` (balance's definition, target SD, union levels), so that the two
     # can be read side by side; covariates raked on quintiles are compared on their values
-    _, by_cov_after = asmd_summary(covariate_frame(linked, cats, nums), covariate_frame(pop, cats, nums),
-                                   sample_weights=w)
+    _, by_cov_after = asmd_from_moments(weighted_moments(linked, cats, nums, weights=w),
+                                        scope.covariate_moments(cats, nums))
     asmd_after = {c: float(by_cov_after[c]) for c in cats + nums}
     adjusted = float(np.sum(w * y) / np.sum(w))
     se = weighted_mean_se(y, w)

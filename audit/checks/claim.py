@@ -13,7 +13,6 @@ minimum detectable effect too (Cohen 1988).
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from audit.comparisons import (Comparison, bonferroni_winner_p, mean_vs_benchmark, nps_vs_benchmark,

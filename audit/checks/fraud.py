@@ -310,15 +310,14 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
 def _stuffing_flags(data: AuditData, resp: pd.DataFrame, units: pd.Series) -> tuple[np.ndarray, str]:
     """Responses that are part of a customer's repeated ratings of one unit."""
     pop = data.population
-    if (pop is not None and "customer_id" in pop.columns and "interaction_id" in resp.columns
-            and data.unit_column in pop.columns):
+    if pop is not None and pop.customer_unit is not None and "interaction_id" in resp.columns:
         # the interactions table knows who had which contact: responses beyond a customer's
         # interactions with the unit, or about someone else's interaction, are the excess
-        owner = pop.drop_duplicates("interaction_id").set_index("interaction_id")["customer_id"]
+        owner = pop.linked.set_index("interaction_id")["customer_id"]
         linked_owner = resp["interaction_id"].map(owner)
         foreign = (linked_owner.notna() & resp["customer_id"].notna()
                    & (linked_owner.astype(str) != resp["customer_id"].astype(str))).to_numpy()
-        contacts = pop.groupby(["customer_id", pop[data.unit_column].astype(str)]).size()
+        contacts = pop.customer_unit
         key = pd.MultiIndex.from_arrays([resp["customer_id"], units])
         answered = pd.Series(1, index=key).groupby(level=[0, 1]).transform("size").to_numpy()
         had = contacts.reindex(key).fillna(0).to_numpy()
@@ -433,8 +432,8 @@ def _interaction_seconds(data: AuditData) -> np.ndarray | None:
     if "interaction_at" in resp.columns and resp["interaction_at"].notna().any():
         return _seconds(resp["interaction_at"])
     pop = data.population
-    if pop is not None and "interaction_at" in pop.columns and "interaction_id" in resp.columns:
-        raw = pop.drop_duplicates("interaction_id").set_index("interaction_id")["interaction_at"]
+    if pop is not None and "interaction_at" in pop.linked.columns and "interaction_id" in resp.columns:
+        raw = pop.linked.set_index("interaction_id")["interaction_at"]
         parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
         linked = resp["interaction_id"].map(parsed)
         if linked.notna().any():

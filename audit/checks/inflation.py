@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.checks.bias import covariate_frame, usable_covariates
+from audit.checks.bias import covariate_frame
 from audit.data import AuditData
 from audit.headline import metric_variable
 from audit.integrity import excess_tests, holm_adjust
@@ -61,7 +61,6 @@ ALPHA = 0.05                      # Holm family-wise level per signal
 MIN_SOURCES = 2                   # a suspect needs signals from this many different sources of data
 MIN_RESPONSES = 5                 # a unit with fewer responses is not tested on its scores
 MIN_GROUP = 2                     # invited and not-invited interactions needed per unit
-MAX_LEVELS = 50                   # categorical covariates with more levels are left out of the model
 WINSOR = 0.10
 COUNT_COLUMNS = {"responses", "top_box", "maximum", "interactions", "invited", "responded"}
 STATISTICAL = ("top_box", "maximum_scores", "selective_offers", "response_rate")
@@ -143,41 +142,79 @@ def score_signals(units: pd.Series, scores: pd.Series, scale: tuple[float, float
     return out
 
 
-def predicted_satisfaction(data: AuditData, covariates: pd.DataFrame) -> np.ndarray | None:
-    """Each interaction's predicted top-box probability from its covariates.
+def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[str]) -> dict | None:
+    """How good was an interaction, judging by its covariates? Returns the fitted terms,
+    {"intercept": β0, "levels": {covariate: {level: β}}, "slopes": {covariate: β}} (top-box probability units).
 
-    Linear probability model fitted by least squares on the interactions that have a
-    response (score linked by interaction_id). Used only to order interactions by how
-    good they were, so the identity link's known flaws (predictions outside [0, 1]) do
-    not matter; it has no convergence failures and one fit serves all units.
+    Linear probability model of the top-box indicator, fitted by least squares on the
+    interactions that have a response (score linked by interaction_id; categorical
+    covariates treatment-coded on the population's levels). Used only to order interactions
+    by how good they were, so the identity link's known flaws (predictions outside [0, 1])
+    do not matter; it has no convergence failures and one fit serves all units.
     """
     pop, resp = data.population, data.responses
-    if "interaction_id" not in resp.columns or covariates.shape[1] == 0:
+    if "interaction_id" not in resp.columns or not (categorical or numeric):
         return None
     score = resp.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id").set_index("interaction_id")["score"]
-    linked = pop["interaction_id"].map(score)
-    design = pd.get_dummies(covariates, drop_first=True, dtype=float)
-    design.insert(0, "_intercept", 1.0)
-    x = design.to_numpy(dtype=float)
-    fit_rows = linked.notna().to_numpy()
+    rows = pop.linked
+    y_score = rows["interaction_id"].map(score)
+    fit_rows = y_score.notna().to_numpy()
+    covs = covariate_frame(rows, categorical, numeric)
+    levels = {c: sorted(pop.cells.keys[c].unique()) for c in categorical}
+    columns = [np.ones(len(rows))]
+    for c in categorical:
+        columns += [(covs[c].to_numpy() == level).astype(float) for level in levels[c][1:]]
+    columns += [covs[c].to_numpy(float) for c in numeric]
+    x = np.column_stack(columns)
     if fit_rows.sum() <= x.shape[1]:
         return None
-    y = metric_variable(linked[fit_rows], "top2box", data.scale)
+    y = metric_variable(y_score[fit_rows], "top2box", data.scale)
     beta, *_ = np.linalg.lstsq(x[fit_rows], y, rcond=None)
-    return x @ beta
+    terms, j = {"intercept": float(beta[0]), "levels": {}, "slopes": {}}, 1
+    for c in categorical:
+        terms["levels"][c] = {levels[c][0]: 0.0}
+        for level in levels[c][1:]:
+            terms["levels"][c][level], j = float(beta[j]), j + 1
+    for c in numeric:
+        terms["slopes"][c], j = float(beta[j]), j + 1
+    return terms
+
+
+def satisfaction_moments(data: AuditData, terms: dict) -> pd.DataFrame:
+    """Per unit × invited: interactions, Σs and the sample variance of the predicted satisfaction
+    s = β0 + Σ β_level + Σ β_x·x, from the population's per-cell moments (no row needed):
+    with d = x − shift, Σs = n·a + b·Σd and Σs² = n·a² + 2a·b·Σd + bᵀ(Σdd')b."""
+    pop = data.population
+    cells, numeric = pop.offer_cells, list(pop.offer_numeric)
+    shift = pop.cells.shift
+    b = np.array([terms["slopes"][c] for c in numeric])
+    a = np.full(len(cells), terms["intercept"] + float(np.dot(b, [shift[c] for c in numeric])) if numeric else
+                terms["intercept"])
+    for c, coefs in terms["levels"].items():
+        a = a + cells[c].map(coefs).to_numpy(float)
+    n = cells["n"].to_numpy(float)
+    total, square = n * a, n * a * a
+    for i in range(len(numeric)):
+        d_i = cells[f"s{i}"].to_numpy(float)
+        total = total + b[i] * d_i
+        square = square + 2 * a * b[i] * d_i
+        for j in range(i, len(numeric)):
+            m = cells[f"x{i}_{j}"].to_numpy(float)
+            square = square + (1 if i == j else 2) * b[i] * b[j] * m
+    frame = pd.DataFrame({"unit": cells["unit"], "inv": cells["invited"].to_numpy() == 1,
+                          "size": n, "sum": total, "sumsq": square})
+    out = frame.groupby(["unit", "inv"]).sum()
+    out["var"] = (out["sumsq"] - out["sum"] ** 2 / out["size"]) / (out["size"] - 1)
+    return out
 
 
 def offer_signals(data: AuditData) -> pd.DataFrame | None:
     """Per unit: `selective_offers` and `response_rate` signals, or None without an
     interactions table carrying the unit and the invitations."""
-    pop, unit = data.population, data.unit_column
-    if pop is None or unit is None or unit not in pop.columns or "invited" not in data.population_table.frame.columns:
+    pop = data.population
+    if pop is None or pop.units is None:
         return None
-    units = pop[unit].astype("string")
-    invited = pop["invited"].to_numpy() == 1
-    responded = (pop["responded"].to_numpy() == 1) & invited
-    g = pd.DataFrame({"unit": units, "inv": invited, "resp": responded}).dropna().groupby("unit", sort=True)
-    out = pd.DataFrame({"interactions": g.size(), "invited": g["inv"].sum(), "responded": g["resp"].sum()})
+    out = pop.units[["interactions", "invited", "responded"]].copy()
     out["invitation_rate"] = out["invited"] / out["interactions"]
     out["response_rate"] = out["responded"] / out["invited"].where(out["invited"] > 0)
     # response rate vs peers: when units differ beyond chance (case mix, keen customers), the
@@ -195,26 +232,23 @@ def offer_signals(data: AuditData) -> pd.DataFrame | None:
     out["p_response_rate"] = np.where(testable, p, np.nan)
     out.attrs["response_rate_tau2"] = tau2
 
-    cats, nums = usable_covariates(pop, data)
-    cats = [c for c in cats if c != unit and pop[c].nunique() <= MAX_LEVELS]
-    nums = [c for c in nums if c != unit]
-    s = predicted_satisfaction(data, covariate_frame(pop, cats, nums)) if (cats or nums) else None
     out["p_selective_offers"] = np.nan
-    if s is None or invited.all() or not invited.any():
+    model = None
+    if pop.offer_cells is not None:
+        cats = [c for c in pop.offer_cells.columns if c in data.categorical]
+        model = satisfaction_model(data, cats, list(pop.offer_numeric))
+    if model is None or total_inv in (0, int(out["interactions"].sum())):
         return out
-    frame = pd.DataFrame({"unit": units, "inv": invited, "s": s}).dropna()
-    stats_by = frame.groupby(["unit", "inv"])["s"].agg(["size", "sum", "var"]).unstack("inv")
+    stats_by = satisfaction_moments(data, model).unstack("inv")
     n1, n0 = stats_by[("size", True)].fillna(0), stats_by[("size", False)].fillna(0)
     sum1, sum0 = stats_by[("sum", True)].fillna(0), stats_by[("sum", False)].fillna(0)
     ok = (n1 >= MIN_GROUP) & (n0 >= MIN_GROUP)
     d_unit = sum1 / n1 - sum0 / n0
     # peers: every other unit pooled (means and variances from totals)
-    tot = frame.groupby("inv")["s"].agg(["size", "sum"])
-    sq = frame.assign(s2=frame["s"] ** 2).groupby(["unit", "inv"])["s2"].sum().unstack("inv").fillna(0)
-    tot_sq = sq.sum()
-    p_n1, p_n0 = tot.loc[True, "size"] - n1, tot.loc[False, "size"] - n0
-    p_s1, p_s0 = tot.loc[True, "sum"] - sum1, tot.loc[False, "sum"] - sum0
-    p_q1, p_q0 = tot_sq[True] - sq[True], tot_sq[False] - sq[False]
+    sq1, sq0 = stats_by[("sumsq", True)].fillna(0), stats_by[("sumsq", False)].fillna(0)
+    p_n1, p_n0 = n1.sum() - n1, n0.sum() - n0
+    p_s1, p_s0 = sum1.sum() - sum1, sum0.sum() - sum0
+    p_q1, p_q0 = sq1.sum() - sq1, sq0.sum() - sq0
     ok &= (p_n1 >= MIN_GROUP) & (p_n0 >= MIN_GROUP)
     peer_var1 = (p_q1 - p_s1**2 / p_n1) / (p_n1 - 1)
     peer_var0 = (p_q0 - p_s0**2 / p_n0) / (p_n0 - 1)

@@ -4,9 +4,8 @@ Checks `data_quality` and `sample_size`.
 """
 from __future__ import annotations
 
-import math
 
-from audit.data import AuditData, claim_population, claim_responses
+from audit.data import AuditData, claim_population_size, claim_responses
 from audit.headline import format_points, format_value, metric_interval, metric_range
 from audit.metrics import required_sample_size, stated_precision
 from audit.results import CheckResult
@@ -28,7 +27,7 @@ def data_quality(data: AuditData) -> CheckResult:
         if table is None:
             continue
         read += table.rows_read
-        used += len(table.frame)
+        used += table.rows_used
         for note in table.dropped:
             key = f"{label}: {note.reason}"
             reasons[key] = reasons.get(key, 0) + note.count
@@ -70,13 +69,13 @@ def data_quality(data: AuditData) -> CheckResult:
         details={"rows_read": read, "rows_used": used, "rows_dropped": dropped, "reasons": reasons,
                  "flagged": flagged, "example_rows": examples,
                  "orphan_responses": link.orphan_responses,
-                 "responses": {"rows_read": resp_read, "rows_used": len(data.responses_table.frame),
+                 "responses": {"rows_read": resp_read, "rows_used": data.responses_table.rows_used,
                                "format": data.responses_table.export_format,
                                "mapping": dict(data.responses_table.mapping),
                                "notes": list(data.responses_table.notes)},
                  "population": None if data.population_table is None else {
                      "rows_read": data.population_table.rows_read,
-                     "rows_used": len(data.population_table.frame),
+                     "rows_used": data.population_table.rows_used,
                      "mapping": dict(data.population_table.mapping),
                      "notes": list(data.population_table.notes)}},
     )
@@ -88,8 +87,7 @@ def sample_size(data: AuditData) -> CheckResult:
     arithmetic (GRIM, Brown & Heathers 2017) are supported by n."""
     claim, metric = data.claim, data.claim.metric
     scores = claim_responses(data)["score"]
-    pop = claim_population(data)
-    population_size = len(pop) if pop is not None and len(pop) >= len(scores) else None
+    population_size = claim_population_size(data, len(scores))
     n = int(scores.notna().sum())
     if n < 2:
         return CheckResult("sample_size", "fail", "Sample size",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audit.aggregates import Cells
 from audit.contingency import adjust_pvalues, rate_homogeneity_test
 from audit.data import AuditData
 from audit.metrics import wilson_interval
@@ -19,15 +20,13 @@ MATERIAL_V = 0.10          # Cohen (1988) "small" effect for w / Cramér's V
 MATERIAL_RATE_RATIO = 1.5  # METHODS §4.1
 MIN_SEGMENT_INVITED = 30   # segments smaller than this do not enter the rate ratio
 ALPHA = 0.05
-MISSING_LEVEL = "(missing)"
 
 
-def segment_counts(frame: pd.DataFrame, column: str, success: str) -> pd.DataFrame:
-    """Per level of `column`: trials (rows) and successes (sum of the 0/1 `success` column)."""
-    key = frame[column].astype("string").fillna(MISSING_LEVEL)
-    grouped = frame[success].groupby(key, observed=True)
-    out = pd.DataFrame({"trials": grouped.size(), "successes": grouped.sum()})
-    return out.sort_index()
+def segment_counts(cells: Cells, column: str, success: str) -> pd.DataFrame:
+    """Per level of `column`: trials (interactions) and successes (those with the 0/1 `success` flag)."""
+    frame = pd.DataFrame({"trials": cells.n, "successes": cells.n * cells.flag(success)},
+                         index=cells.keys[column].to_numpy())
+    return frame.groupby(level=0).sum().sort_index()
 
 
 def response_rate(data: AuditData) -> CheckResult:
@@ -36,24 +35,25 @@ def response_rate(data: AuditData) -> CheckResult:
     if data.population is None:
         return not_applicable("response_rate", title,
                               "No interactions table was given, so the number of surveys offered is unknown.")
-    pop = data.population
-    invited = int(pop["invited"].sum())
-    responded = int(((pop["invited"] == 1) & (pop["responded"] == 1)).sum())
+    cells = data.population.cells
+    is_invited = cells.flag("invited")
+    invited = int(cells.n[is_invited].sum())
+    responded = int(cells.n[is_invited & cells.flag("responded")].sum())
     if invited == 0:
         return CheckResult("response_rate", "fail", title, "No interaction in the population was invited.",
                            details={"invited": 0, "responded": 0, "rate": None})
     iv = wilson_interval(responded, invited)
-    coverage = invited / len(pop)
+    coverage = invited / cells.total
     status = "warn" if iv.estimate < LOW_RESPONSE_RATE else "pass"
     summary = (f"{responded:,} of {invited:,} invited interactions answered: response rate "
                f"{100 * iv.estimate:.1f} % (95 % CI {100 * iv.ci_low:.1f}-{100 * iv.ci_high:.1f} %); "
-               f"{100 * coverage:.1f} % of the {len(pop):,} interactions were invited.")
+               f"{100 * coverage:.1f} % of the {cells.total:,} interactions were invited.")
     if status == "warn":
         summary += (" A low rate does not prove bias (Groves & Peytcheva 2008), but it leaves room for it: "
                     "see representativeness.")
     return CheckResult("response_rate", status, title, summary, statistic=iv.estimate,
                        details={"invited": invited, "responded": responded, "rate": iv.estimate,
-                                "ci_low": iv.ci_low, "ci_high": iv.ci_high, "population": len(pop),
+                                "ci_low": iv.ci_low, "ci_high": iv.ci_high, "population": cells.total,
                                 "invitation_rate": coverage, "definition": "AAPOR RR1, e = 1"})
 
 
@@ -71,8 +71,9 @@ def response_rate_skew(data: AuditData, rng: np.random.Generator, *, n_simulatio
     if data.population is None:
         return not_applicable("response_rate_skew", title,
                               "No interactions table was given, so response rates by segment are unknown.")
-    invited = data.population[data.population["invited"] == 1]
-    columns = [c for c in data.categorical if c in invited.columns]
+    cells = data.population.cells
+    invited = cells.subset(cells.flag("invited"))
+    columns = [c for c in data.categorical if c in invited.keys.columns]
     tests, counts_by = {}, {}
     for column in columns:
         counts = segment_counts(invited, column, "responded")

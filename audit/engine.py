@@ -1,0 +1,101 @@
+"""Where the interactions table lives while it is aggregated: DuckDB (embedded, default) or Spark.
+
+The audit needs the population only as sufficient statistics (counts by segment ×
+invited × responded, covariate sums and sums of squares by cell, the rows linked to a
+response). `audit.aggregates` writes those queries once, in the SQL subset both engines
+execute unchanged (SELECT / WHERE / GROUP BY / JOIN, COUNT, SUM, CASE, CAST ... AS DOUBLE);
+an engine only has to register tables, run a query into a small pandas frame, and spell
+the one function the two dialects name differently, an interpolated quantile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import pandas as pd
+
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    """What `audit.aggregates` needs from a SQL engine."""
+
+    name: str
+
+    def register(self, table: str, frame: pd.DataFrame) -> None:
+        """Make a pandas frame queryable as `table` (a temporary view)."""
+
+    def register_file(self, table: str, path: str, file_format: str) -> None:
+        """Make a CSV (header row, all columns as text) or Parquet file queryable as `table`."""
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run one SELECT and return its (small) result."""
+
+    def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
+        """SQL aggregate returning the linear-interpolation quantiles (numpy's default,
+        Hyndman & Fan 1996 type 7) of `column` as one array value."""
+
+    def close(self) -> None:
+        """Release the engine's memory and temporary files."""
+
+
+@dataclass
+class DuckDBEngine:
+    """Embedded DuckDB: in-process, spills to a private temporary directory past `memory_limit`."""
+
+    memory_limit: str = "512MB"
+    threads: int | None = None
+    temp_directory: str | None = None
+    name: str = "duckdb"
+    _con: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        import duckdb
+
+        self._con = duckdb.connect(":memory:")
+        self._con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        # insertion order is what makes "first row kept" and source row numbers mean the file's order
+        self._con.execute("SET preserve_insertion_order = true")
+        if self.threads:
+            self._con.execute(f"SET threads = {int(self.threads)}")
+        if self.temp_directory:
+            self._con.execute(f"SET temp_directory = '{_quoted(self.temp_directory)}'")
+
+    def register(self, table: str, frame: pd.DataFrame) -> None:
+        self._con.register(table, frame)
+
+    def register_file(self, table: str, path: str, file_format: str) -> None:
+        source = _quoted(str(Path(path)))
+        if file_format == "parquet":
+            reader = f"read_parquet('{source}')"
+        else:
+            reader = f"read_csv('{source}', header = true, all_varchar = true, auto_detect = true)"
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {reader}")
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self._con.execute(sql).df()
+
+    def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
+        return f"quantile_cont({column}, [{', '.join(repr(float(p)) for p in probabilities)}])"
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _quoted(text: str) -> str:
+    """A value for a single-quoted SQL string literal."""
+    return text.replace("'", "''")
+
+
+def make_engine(name: str = "duckdb", **options: Any) -> Engine:
+    """The engine called `name` ("duckdb" or "spark"); options go to its constructor."""
+    if name == "duckdb":
+        return DuckDBEngine(**options)
+    if name == "spark":
+        from audit.engine_spark import SparkEngine
+
+        return SparkEngine(**options)
+    raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")

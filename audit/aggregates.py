@@ -195,7 +195,9 @@ def quantile_edges(engine: Engine, base: str, alias: dict[str, str], numeric: Se
     edges = {}
     for i, c in enumerate(numeric):
         values = row[f"q{i}"]
-        e = np.unique(np.asarray(values, dtype=float)) if values is not None else np.array([0.0])
+        # no value in scope: DuckDB gives NA, Spark None
+        present = isinstance(values, (list, tuple, np.ndarray))
+        e = np.unique(np.asarray(values, dtype=float)) if present else np.array([0.0])
         e = e[np.isfinite(e)]
         edges[c] = np.concatenate([[-np.inf], e[1:-1], [np.inf]]) if e.size > 1 else np.array([-np.inf, np.inf])
     return edges
@@ -303,7 +305,7 @@ def offer_cells_query(base: str, alias: dict[str, str], unit: str, categorical: 
 def customer_unit_query(base: str, alias: dict[str, str], unit: str) -> str:
     cust, u = alias["customer_id"], alias[unit]
     return _with(base, f"SELECT {cust} AS customer, {u} AS unit, COUNT(*) AS n FROM pop "
-                       f"WHERE {cust} IN (SELECT customer FROM response_customers) GROUP BY {cust}, {u}")
+                       f"WHERE CAST({cust} AS STRING) IN (SELECT customer FROM response_customers) GROUP BY {cust}, {u}")
 
 
 # --------------------------------------------------------------------------------------
@@ -342,21 +344,27 @@ class PopulationQueries:
     base: str
 
     @classmethod
-    def register(cls, engine: Engine, frame: pd.DataFrame, response_ids: pd.Series,
-                 response_customers: pd.Series | None, scope_column: str | None,
-                 scope_values: pd.Series | None) -> "PopulationQueries":
+    def register(cls, engine: Engine, frame: pd.DataFrame) -> "PopulationQueries":
+        """Register the loaded rows of the interactions table under positional aliases."""
         columns = [c for c in frame.columns if not str(c).startswith("_")]
         alias = {c: f"c{i}" for i, c in enumerate(columns)}
         engine.register("population", frame[columns].set_axis(list(alias.values()), axis=1))
-        engine.register("response_ids", pd.DataFrame({"iid": pd.unique(response_ids.dropna())}))
+        return cls(engine, alias, {c: column_kind(frame[c]) for c in columns}, "")
+
+    def link(self, response_ids: pd.Series, response_customers: pd.Series | None,
+             scope_column: str | None, scope_value: str | None) -> "PopulationQueries":
+        """Register what the responses bring (their interaction and customer ids) and the claim's
+        scope (the values of `scope_column` that read as `scope_value`); return the queries."""
+        self.engine.register("response_ids", pd.DataFrame({"iid": pd.Series(pd.unique(response_ids.dropna()),
+                                                                            dtype="string")}))
         customers = pd.unique(response_customers.dropna()) if response_customers is not None else []
-        engine.register("response_customers",
-                        pd.DataFrame({"customer": pd.Series(customers, dtype=frame["customer_id"].dtype
-                                                            if "customer_id" in frame.columns else "string")}))
+        self.engine.register("response_customers", pd.DataFrame({"customer": pd.Series(customers, dtype="string")}))
         if scope_column is not None:
-            engine.register("scope_values", pd.DataFrame({"v": scope_values}))
-        kinds = {c: column_kind(frame[c]) for c in columns}
-        return cls(engine, alias, kinds, base_query(alias, scope=scope_column))
+            levels = self.query(f"SELECT DISTINCT {self.alias[scope_column]} AS v FROM population "
+                                f"WHERE {self.alias[scope_column]} IS NOT NULL")["v"]
+            self.engine.register("scope_values", pd.DataFrame(
+                {"v": levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)}))
+        return PopulationQueries(self.engine, self.alias, self.kinds, base_query(self.alias, scope=scope_column))
 
     def query(self, select: str) -> pd.DataFrame:
         return self.engine.query(select)

@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="audit_report", help="output folder (default: ./audit_report)")
     run.add_argument("--format", default="json,csv,html", help="comma-separated: json,csv,html")
     run.add_argument("--seed", type=int, default=None, help="seed of the Monte Carlo tests (default 20240601)")
+    run.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                     help="where the interactions table is aggregated: embedded DuckDB (default) or Spark "
+                          "(the active session, else the master in --spark-master; needs pyspark)")
+    run.add_argument("--spark-master", default=None, metavar="URL",
+                     help='Spark master for --engine spark, e.g. "local[4]", "spark://host:7077", "yarn" '
+                          "(default: an active session, else local[2])")
     return parser
 
 
@@ -67,8 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         mapping = {"responses": {**mapping.get("responses", {}), **_pairs(args.column, "--column")},
                    "population": {**mapping.get("population", {}),
                                   **_pairs(args.population_column, "--population-column")}}
-        report = run_audit(args.responses, args.population, args.claim, mapping,
-                           seed=DEFAULT_SEED if args.seed is None else args.seed)
+        engine = args.engine
+        if engine == "spark":
+            from audit.engine import make_engine
+
+            engine = make_engine("spark", master=args.spark_master)
+        try:
+            report = run_audit(args.responses, args.population, args.claim, mapping,
+                               seed=DEFAULT_SEED if args.seed is None else args.seed, engine=engine)
+        finally:
+            if not isinstance(engine, str):
+                engine.close()
         paths = write_outputs(report, args.out, formats)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

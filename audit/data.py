@@ -14,11 +14,12 @@ from typing import Mapping
 import pandas as pd
 
 from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQueries, PopulationSummary,
-                              category_text, usable_covariates)
+                              usable_covariates)
 from audit.claim import Claim
 from audit.engine import Engine, make_engine
 from audit.errors import InputError
 from audit.loading import LoadedTable
+from audit.population_file import RegisteredPopulation
 
 ID_COLUMNS = ("response_id", "interaction_id", "customer_id")
 TIME_COLUMNS = ("submitted_at", "interaction_at")
@@ -137,24 +138,24 @@ def _scope(claim: Claim, unit_column: str | None, period_column: str | None) -> 
     return None, None
 
 
-def summarise_population(population: LoadedTable, resp: pd.DataFrame, claim: Claim, unit_column: str | None,
-                         period_column: str | None, exclude: set[str],
+def summarise_population(population: LoadedTable | RegisteredPopulation, resp: pd.DataFrame, claim: Claim,
+                         unit_column: str | None, period_column: str | None, exclude: set[str],
                          engine: Engine | None = None) -> tuple[PopulationSummary, tuple[str, ...], tuple[str, ...]]:
     """Aggregate the interactions table in `engine` (DuckDB by default) into the sufficient
-    statistics of `PopulationSummary`; also return its categorical and numeric covariates."""
-    frame = population.frame
+    statistics of `PopulationSummary`; also return its categorical and numeric covariates.
+    A `RegisteredPopulation` is already in `engine`; a `LoadedTable`'s rows are registered."""
     own = engine is None
     engine = make_engine("duckdb") if own else engine
     try:
+        if isinstance(population, RegisteredPopulation):
+            q = PopulationQueries(engine, population.alias, population.kinds, "")
+        else:
+            q = PopulationQueries.register(engine, population.frame)
+        columns = list(q.alias)
         wanted, scope_value = _scope(claim, unit_column, period_column)
-        scope_column = wanted if wanted in frame.columns else None
-        values = None
-        if scope_column is not None:
-            levels = pd.Series(frame[scope_column].dropna().unique(), dtype=frame[scope_column].dtype)
-            values = levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)
-        q = PopulationQueries.register(engine, frame, resp["interaction_id"],
-                                       resp["customer_id"] if "customer_id" in resp.columns else None,
-                                       scope_column, values)
+        scope_column = wanted if wanted in columns else None
+        q = q.link(resp["interaction_id"], resp["customer_id"] if "customer_id" in resp.columns else None,
+                   scope_column, scope_value)
         candidates = [c for c in q.kinds if c not in exclude and not str(c).startswith("q_")]
         profile, counts = q.profile(candidates)
         categorical, numeric = classify_profile(profile, exclude)
@@ -166,8 +167,8 @@ def summarise_population(population: LoadedTable, resp: pd.DataFrame, claim: Cla
             scope = cells
         else:
             scope = q.cells(categorical, numeric, shift, scope=True) if scope_column is not None else None
-        has_invited = "invited" in frame.columns
-        unit = unit_column if unit_column in frame.columns else None
+        has_invited = "invited" in columns
+        unit = unit_column if unit_column in columns else None
         units = offer = customer_unit = None
         offer_nums: tuple[str, ...] = ()
         if unit is not None and has_invited:
@@ -177,7 +178,7 @@ def summarise_population(population: LoadedTable, resp: pd.DataFrame, claim: Cla
             nums = [c for c in nums if c != unit]
             if cats or nums:
                 offer, offer_nums = q.offer_cells(unit, cats, nums, shift), tuple(nums)
-        if unit is not None and "customer_id" in frame.columns and "customer_id" in resp.columns:
+        if unit is not None and "customer_id" in columns and "customer_id" in resp.columns:
             customer_unit = q.customer_unit(unit)
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
@@ -189,7 +190,7 @@ def summarise_population(population: LoadedTable, resp: pd.DataFrame, claim: Cla
     return summary, categorical, numeric
 
 
-def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim, *,
+def prepare(responses: LoadedTable, population: LoadedTable | RegisteredPopulation | None, claim: Claim, *,
             engine: Engine | None = None) -> AuditData:
     """Build the analysis data set; raise `InputError` if the claim does not fit the data.
 
@@ -203,7 +204,8 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
         raise InputError(f"NPS needs scores on the 0-10 scale, the data are on {scale[0]:g}-{scale[1]:g}",
                          file=responses.name, column="score", expected="a 0-10 scale or metric 'top2box'/'mean'")
     resp = responses.frame.copy()
-    pop_columns = list(population.frame.columns) if population is not None else []
+    pop_table = population.table if isinstance(population, RegisteredPopulation) else population
+    pop_columns = list(pop_table.frame.columns) if pop_table is not None else []
     if population is not None and "interaction_id" not in resp.columns:
         raise InputError("the responses have no interaction id, so they cannot be linked to the interactions table",
                          file=responses.name, expected="an interaction/ticket/call id column (or a mapping for it)")
@@ -258,7 +260,7 @@ def prepare(responses: LoadedTable, population: LoadedTable | None, claim: Claim
             resp[col] = integral_as_int(resp[col])
     return AuditData(responses=resp, population=summary, claim=claim, scale=scale, unit_column=unit_column,
                      categorical=categorical, numeric=numeric, responses_table=responses,
-                     population_table=population, linkage=linkage)
+                     population_table=pop_table, linkage=linkage)
 
 
 def claim_responses(data: AuditData) -> pd.DataFrame:

@@ -9,6 +9,8 @@ the one function the two dialects name differently, an interpolated quantile.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -36,6 +38,13 @@ class Engine(Protocol):
         """SQL aggregate returning the linear-interpolation quantiles (numpy's default,
         Hyndman & Fan 1996 type 7) of `column` as one array value."""
 
+    def quote_identifier(self, name: str) -> str:
+        """A column name from a user's file, quoted for this dialect."""
+
+    def materialise(self, table: str, sql: str) -> None:
+        """Run `sql` once and keep its result queryable as `table` (columnar, spilled to the
+        engine's private working directory rather than held in memory)."""
+
     def close(self) -> None:
         """Release the engine's memory and temporary files."""
 
@@ -49,6 +58,7 @@ class DuckDBEngine:
     temp_directory: str | None = None
     name: str = "duckdb"
     _con: Any = field(default=None, repr=False)
+    _workdir: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         import duckdb
@@ -79,10 +89,23 @@ class DuckDBEngine:
     def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
         return f"quantile_cont({column}, [{', '.join(repr(float(p)) for p in probabilities)}])"
 
+    def quote_identifier(self, name: str) -> str:
+        return '"' + str(name).replace('"', '""') + '"'
+
+    def materialise(self, table: str, sql: str) -> None:
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="audit-duckdb-", dir=self.temp_directory)
+        target = _quoted(str(Path(self._workdir) / f"{table}.parquet"))
+        self._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{target}')")
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
 
 def _quoted(text: str) -> str:

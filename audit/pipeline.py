@@ -17,7 +17,9 @@ from audit.checks.response import response_rate, response_rate_skew
 from audit.claim import Claim, load_claim
 from audit.data import AuditData, claim_population_size, claim_responses, prepare
 from audit.headline import MetricResult, headline_metric
+from audit.engine import Engine, make_engine
 from audit.loading import LoadedTable, load_population, load_responses
+from audit.population_file import RegisteredPopulation, open_population_file
 from audit.results import CheckResult, jsonable
 from audit.scoring import Credibility, assess
 
@@ -100,13 +102,16 @@ def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int)
 
 def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping: Mapping[str, Any] | None = None,
               *, seed: int = DEFAULT_SEED, n_simulations: int = 10_000,
-              responses_name: str | None = None, population_name: str | None = None) -> AuditReport:
+              responses_name: str | None = None, population_name: str | None = None,
+              engine: str | Engine = "duckdb") -> AuditReport:
     """Audit a survey export.
 
     `responses`/`population`: a path, bytes, an uploaded file object or a DataFrame.
     `claim`: a path to claim.json, its bytes, a mapping, a `Claim` or None (level claim
     on the whole file). `mapping`: {"responses": {field: header}, "population": {...}} or a
-    flat {field: header} for the responses. Raises `InputError` on unusable input.
+    flat {field: header} for the responses. `engine`: where the interactions table is
+    aggregated, "duckdb" (embedded, default), "spark" (a local or the active Spark session)
+    or an `audit.engine.Engine`. Raises `InputError` on unusable input.
     """
     claim_obj = claim if isinstance(claim, Claim) else load_claim(
         claim, name=None if claim is None or isinstance(claim, (str, Path)) else "claim")
@@ -114,9 +119,17 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     resp_table = load_responses(responses, mapping=resp_map or None,
                                 scale=tuple(int(v) for v in claim_obj.scale) if claim_obj.scale else None,
                                 name=responses_name)
-    pop_table = None if population is None else load_population(population, mapping=pop_map or None,
-                                                                 name=population_name)
-    data = prepare(resp_table, pop_table, claim_obj)
+    sql = make_engine(engine) if isinstance(engine, str) else engine
+    try:
+        pop_table = None
+        if population is not None:
+            pop_table = (open_population_file(population, sql, mapping=pop_map or None, name=population_name)
+                         or load_population(population, mapping=pop_map or None, name=population_name))
+        data = prepare(resp_table, pop_table, claim_obj, engine=sql)
+    finally:
+        if isinstance(engine, str):
+            sql.close()
+    pop_table = pop_table.table if isinstance(pop_table, RegisteredPopulation) else pop_table
     scores = claim_responses(data)["score"]
     metric = headline_metric(scores, data.claim.metric, data.scale,
                              population_size=claim_population_size(data, len(scores)))
@@ -128,7 +141,8 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     credibility = assess(checks, data.claim, metric)
     settings = {"engine_version": ENGINE_VERSION, "seed": seed, "n_simulations": n_simulations,
                 "scale": list(data.scale), "unit_column": data.unit_column,
-                "segments": list(data.categorical), "numeric_covariates": list(data.numeric)}
+                "segments": list(data.categorical), "numeric_covariates": list(data.numeric),
+                "engine": data.population.engine if data.population is not None else None}
     return AuditReport(inputs={"responses": _input_block(resp_table), "population": _input_block(pop_table)},
                        claim=data.claim, metric=metric, credibility=credibility, checks=checks,
                        settings=settings, data=data)

@@ -1,0 +1,76 @@
+"""A large interactions file read by DuckDB itself gives the loader's results, or goes back to the loader.
+
+Reference: the same audit with the file read by `audit.loading.load_population`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.claim import load_claim
+from audit.data import prepare
+from audit.engine import DuckDBEngine
+from audit.loading import load_population, load_responses
+from audit.pipeline import run_checks
+from audit.population_file import open_population_file
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "contact_center"
+
+
+@pytest.fixture()
+def engine():
+    e = DuckDBEngine()
+    yield e
+    e.close()
+
+
+def _checks(data) -> list[dict]:
+    out = [c.to_dict() for c in run_checks(data, np.random.default_rng(1), n_simulations=300)]
+    for c in out:
+        if c["id"] == "data_quality":        # the ledger's notes say which reader was used
+            c["details"]["population"].pop("notes")
+    return out
+
+
+@pytest.mark.parametrize("file_format, claim_file", [("csv", "claim_award.json"), ("parquet", "claim.json")])
+def test_engine_read_gives_the_loaders_audit(engine, tmp_path, file_format, claim_file) -> None:
+    path = SAMPLE / "interactions.csv"
+    if file_format == "parquet":
+        path = tmp_path / "interactions.parquet"
+        pd.read_csv(SAMPLE / "interactions.csv").to_parquet(path)
+    responses, claim = load_responses(SAMPLE / "responses.csv"), load_claim(SAMPLE / claim_file)
+    registered = open_population_file(path, engine, min_bytes=0)
+    assert registered is not None
+    assert registered.table.rows_read == 20_000 and len(registered.table.frame) == 0
+    assert _checks(prepare(responses, registered, claim, engine=engine)) == \
+        _checks(prepare(responses, load_population(path), claim))
+
+
+def _write(tmp_path: Path, edit) -> Path:
+    frame = pd.read_csv(SAMPLE / "interactions.csv", dtype=str)
+    edit(frame)
+    path = tmp_path / "interactions.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("problem, edit", [
+    ("repeated interaction id", lambda f: f.loc.__setitem__((19_999, "interaction_id"), f.loc[0, "interaction_id"])),
+    ("missing interaction id", lambda f: f.loc.__setitem__((19_999, "interaction_id"), None)),
+    ("unreadable yes/no value", lambda f: f.loc.__setitem__((19_999, "invited"), "maybe")),
+    ("text in a number column past the sample", lambda f: f.loc.__setitem__((19_999, "handle_time_s"), "12 min")),
+])
+def test_files_the_loader_must_read_row_by_row_go_back_to_it(engine, tmp_path, problem, edit) -> None:
+    assert open_population_file(_write(tmp_path, edit), engine, min_bytes=0) is None, problem
+
+
+def test_small_files_are_left_to_the_loader(engine) -> None:
+    assert open_population_file(SAMPLE / "interactions.csv", engine) is None
+
+
+def test_frames_and_uploads_are_left_to_the_loader(engine) -> None:
+    data = (SAMPLE / "interactions.csv").read_bytes()
+    assert open_population_file(data, engine, min_bytes=0) is None

@@ -27,12 +27,24 @@ def engine():
     e.close()
 
 
+def _rounded(value):
+    """Floats to 9 significant digits: the engine may sum in another order than pandas (last-bit differences)."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _checks(data) -> list[dict]:
     out = [c.to_dict() for c in run_checks(data, np.random.default_rng(1), n_simulations=300)]
     for c in out:
         if c["id"] == "data_quality":        # the ledger's notes say which reader was used
             c["details"]["population"].pop("notes")
-    return out
+        c.pop("summary")                     # its figures are rounded for reading; the details are compared
+    return _rounded(out)
 
 
 @pytest.mark.parametrize("file_format, claim_file", [("csv", "claim_award.json"), ("parquet", "claim.json")])

@@ -242,13 +242,18 @@ def read_cells(engine: Engine, base: str, alias: dict[str, str], categorical: Se
     return Cells(keys, n, sums, sumsq, nulls, bins, dict(shift), edges)
 
 
+def integral_as_int(series: pd.Series) -> pd.Series:
+    """0.0/1.0 codes read as floats become 0/1, so that segments print as '1', not '1.0'."""
+    if pd.api.types.is_float_dtype(series):
+        values = series.dropna()
+        if (values == values.round()).all():
+            return series.astype("Int64")
+    return series
+
+
 def category_text(values: pd.Series) -> pd.Series:
     """Categorical values as the reports print them: whole-number floats without '.0', missing as MISSING."""
-    if pd.api.types.is_float_dtype(values):
-        present = values.dropna()
-        if (present == present.round()).all():
-            values = values.astype("Int64")
-    return values.astype("string").fillna(MISSING).astype(str)
+    return integral_as_int(values).astype("string").fillna(MISSING).astype(str)
 
 
 def profile_query(base: str, alias: dict[str, str], kinds: dict[str, str]) -> str:
@@ -334,6 +339,14 @@ def usable_covariates(cells: Cells, categorical: Sequence[str], numeric: Sequenc
     return cats, nums
 
 
+def register_frame(engine: Engine, frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Register loaded interaction rows as `population` under positional aliases; return (alias, kinds)."""
+    columns = [c for c in frame.columns if not str(c).startswith("_")]
+    alias = {c: f"c{i}" for i, c in enumerate(columns)}
+    engine.register("population", frame[columns].set_axis(list(alias.values()), axis=1))
+    return alias, {c: column_kind(frame[c]) for c in columns}
+
+
 @dataclass(frozen=True)
 class PopulationQueries:
     """The population registered in an engine, and the SQL base every aggregate reads from."""
@@ -344,27 +357,22 @@ class PopulationQueries:
     base: str
 
     @classmethod
-    def register(cls, engine: Engine, frame: pd.DataFrame) -> "PopulationQueries":
-        """Register the loaded rows of the interactions table under positional aliases."""
-        columns = [c for c in frame.columns if not str(c).startswith("_")]
-        alias = {c: f"c{i}" for i, c in enumerate(columns)}
-        engine.register("population", frame[columns].set_axis(list(alias.values()), axis=1))
-        return cls(engine, alias, {c: column_kind(frame[c]) for c in columns}, "")
-
-    def link(self, response_ids: pd.Series, response_customers: pd.Series | None,
-             scope_column: str | None, scope_value: str | None) -> "PopulationQueries":
-        """Register what the responses bring (their interaction and customer ids) and the claim's
-        scope (the values of `scope_column` that read as `scope_value`); return the queries."""
-        self.engine.register("response_ids", pd.DataFrame({"iid": pd.Series(pd.unique(response_ids.dropna()),
-                                                                            dtype="string")}))
+    def link(cls, engine: Engine, alias: dict[str, str], kinds: dict[str, str], response_ids: pd.Series,
+             response_customers: pd.Series | None, scope_column: str | None,
+             scope_value: str | None) -> "PopulationQueries":
+        """Queries over the `population` table registered in `engine` (columns under `alias`), after
+        registering what the responses bring (their interaction and customer ids) and the claim's
+        scope (the values of `scope_column` that read as `scope_value`)."""
+        engine.register("response_ids", pd.DataFrame({"iid": pd.Series(pd.unique(response_ids.dropna()),
+                                                                       dtype="string")}))
         customers = pd.unique(response_customers.dropna()) if response_customers is not None else []
-        self.engine.register("response_customers", pd.DataFrame({"customer": pd.Series(customers, dtype="string")}))
+        engine.register("response_customers", pd.DataFrame({"customer": pd.Series(customers, dtype="string")}))
         if scope_column is not None:
-            levels = self.query(f"SELECT DISTINCT {self.alias[scope_column]} AS v FROM population "
-                                f"WHERE {self.alias[scope_column]} IS NOT NULL")["v"]
-            self.engine.register("scope_values", pd.DataFrame(
+            levels = engine.query(f"SELECT DISTINCT {alias[scope_column]} AS v FROM population "
+                                  f"WHERE {alias[scope_column]} IS NOT NULL")["v"]
+            engine.register("scope_values", pd.DataFrame(
                 {"v": levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)}))
-        return PopulationQueries(self.engine, self.alias, self.kinds, base_query(self.alias, scope=scope_column))
+        return cls(engine, alias, kinds, base_query(alias, scope=scope_column))
 
     def query(self, select: str) -> pd.DataFrame:
         return self.engine.query(select)

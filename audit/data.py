@@ -14,7 +14,7 @@ from typing import Mapping
 import pandas as pd
 
 from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQueries, PopulationSummary,
-                              usable_covariates)
+                              column_kind, integral_as_int, register_frame, usable_covariates)
 from audit.claim import Claim
 from audit.engine import Engine, make_engine
 from audit.errors import InputError
@@ -79,39 +79,20 @@ def classify_covariates(frame: pd.DataFrame, exclude: set[str]) -> tuple[tuple[s
     their mean, is what a reader compares. Columns with more than MAX_SEGMENT_LEVELS text
     values (ids, free text) are not covariates.
     """
-    categorical, numeric = [], []
+    profile = {}
     for col in frame.columns:
-        if col in exclude or str(col).startswith("_") or str(col).startswith("q_"):
+        if col in exclude or str(col).startswith(("_", "q_")):
             continue
-        series = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(series):
-            continue
-        values = series.dropna()
-        if values.empty:
-            continue
-        levels = values.nunique()
-        if pd.api.types.is_bool_dtype(series) or (pd.api.types.is_numeric_dtype(series) and levels <= 2):
-            if levels == 2:
-                categorical.append(col)
-        elif pd.api.types.is_numeric_dtype(series):
-            if levels > 2 and values.std() > 0:
-                numeric.append(col)
-        elif 2 <= levels <= MAX_SEGMENT_LEVELS:
-            categorical.append(col)
-    return tuple(categorical), tuple(numeric)
-
-
-def integral_as_int(series: pd.Series) -> pd.Series:
-    """0.0/1.0 codes read as floats become 0/1, so that segments print as '1', not '1.0'."""
-    if pd.api.types.is_float_dtype(series):
-        values = series.dropna()
-        if (values == values.round()).all():
-            return series.astype("Int64")
-    return series
+        values = frame[col].dropna()
+        kind = column_kind(frame[col])
+        variance = float(values.var()) if kind == "number" and len(values) > 1 else None
+        profile[col] = ColumnProfile(int(values.nunique()), len(values), kind, None, variance)
+    return classify_profile(profile, exclude)
 
 
 def classify_profile(profile: Mapping[str, ColumnProfile], exclude: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """`classify_covariates` on a population profile (distinct values, variance per column)."""
+    """Split covariate columns into categorical segments and numeric covariates, from each column's
+    profile (distinct values, variance): the rule `classify_covariates` documents."""
     categorical, numeric = [], []
     for col, p in profile.items():
         if col in exclude or str(col).startswith("_") or str(col).startswith("q_") or p.kind == "time":
@@ -148,14 +129,15 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
     engine = make_engine("duckdb") if own else engine
     try:
         if isinstance(population, RegisteredPopulation):
-            q = PopulationQueries(engine, population.alias, population.kinds, "")
+            alias, kinds = population.alias, population.kinds
         else:
-            q = PopulationQueries.register(engine, population.frame)
-        columns = list(q.alias)
+            alias, kinds = register_frame(engine, population.frame)
+        columns = list(alias)
         wanted, scope_value = _scope(claim, unit_column, period_column)
         scope_column = wanted if wanted in columns else None
-        q = q.link(resp["interaction_id"], resp["customer_id"] if "customer_id" in resp.columns else None,
-                   scope_column, scope_value)
+        q = PopulationQueries.link(engine, alias, kinds, resp["interaction_id"],
+                                   resp["customer_id"] if "customer_id" in resp.columns else None,
+                                   scope_column, scope_value)
         candidates = [c for c in q.kinds if c not in exclude and not str(c).startswith("q_")]
         profile, counts = q.profile(candidates)
         categorical, numeric = classify_profile(profile, exclude)

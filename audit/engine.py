@@ -59,6 +59,7 @@ class DuckDBEngine:
     name: str = "duckdb"
     _con: Any = field(default=None, repr=False)
     _workdir: str | None = field(default=None, repr=False)
+    _threads: int = field(default=1, repr=False)
 
     def __post_init__(self) -> None:
         import duckdb
@@ -69,6 +70,8 @@ class DuckDBEngine:
         self._con.execute("SET preserve_insertion_order = true")
         if self.threads:
             self._con.execute(f"SET threads = {int(self.threads)}")
+        # file reading and the columnar copy (materialise) use them all
+        self._threads = int(self._con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         if self.temp_directory:
             self._con.execute(f"SET temp_directory = '{_quoted(self.temp_directory)}'")
 
@@ -84,7 +87,13 @@ class DuckDBEngine:
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {reader}")
 
     def query(self, sql: str) -> pd.DataFrame:
-        return self._con.execute(sql).df()
+        # one thread: parallel partial sums of doubles are added in whatever order the threads
+        # finish, so the last bits (and a byte-identical report.json) would vary run to run
+        self._con.execute("SET threads = 1")
+        try:
+            return self._con.execute(sql).df()
+        finally:
+            self._con.execute(f"SET threads = {self._threads}")
 
     def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
         return f"quantile_cont({column}, [{', '.join(repr(float(p)) for p in probabilities)}])"

@@ -216,6 +216,16 @@ def _covariate_means(table: pd.Series, owner: Mapping[str, str]) -> pd.Series:
     return pd.Series({k: float(np.mean(v)) for k, v in groups.items()}, dtype=float)
 
 
+def _with_means(table: pd.Series, owner: Mapping[str, str]) -> tuple[pd.Series, pd.Series]:
+    """Per-entry and per-covariate ASMD series, each closed by "mean(asmd)" (every covariate counting once)."""
+    per_covariate = _covariate_means(table, owner)
+    overall = float(per_covariate.mean()) if len(per_covariate) else np.nan
+    levels, by_covariate = table.copy(), per_covariate.copy()
+    levels[MEAN_ASMD] = overall
+    by_covariate[MEAN_ASMD] = overall
+    return levels, by_covariate
+
+
 def asmd(sample: pd.DataFrame, target: pd.DataFrame, *, sample_weights: ArrayLike | None = None,
          target_weights: ArrayLike | None = None,
          std_type: Literal["target", "pooled", "sample"] = "target",
@@ -252,13 +262,7 @@ def asmd_summary(sample: pd.DataFrame, target: pd.DataFrame, *,
                  std_type: Literal["target", "pooled", "sample"] = "target",
                  categorical: Sequence[str] = ()) -> tuple[pd.Series, pd.Series]:
     """Both :func:`asmd` and :func:`asmd_by_covariate` from one pass over the data."""
-    table, owner = _asmd_table(sample, target, sample_weights, target_weights, std_type, categorical)
-    per_covariate = _covariate_means(table, owner)
-    overall = float(per_covariate.mean()) if len(per_covariate) else np.nan
-    levels, by_covariate = table.copy(), per_covariate.copy()
-    levels[MEAN_ASMD] = overall
-    by_covariate[MEAN_ASMD] = overall
-    return levels, by_covariate
+    return _with_means(*_asmd_table(sample, target, sample_weights, target_weights, std_type, categorical))
 
 
 def asmd_by_covariate(sample: pd.DataFrame, target: pd.DataFrame, *,
@@ -327,13 +331,7 @@ def asmd_from_moments(sample: CovariateMoments, target: CovariateMoments) -> tup
             diff = float(sample.mean.get(name, 0.0)) - float(target.mean.get(name, 0.0))
             values[name] = abs(diff) / sd if sd > 0 else np.nan
             owner[name] = column
-    table = pd.Series(values, dtype=float)
-    per_covariate = _covariate_means(table, owner)
-    overall = float(per_covariate.mean()) if len(per_covariate) else np.nan
-    levels, by_covariate = table.copy(), per_covariate.copy()
-    levels[MEAN_ASMD] = overall
-    by_covariate[MEAN_ASMD] = overall
-    return levels, by_covariate
+    return _with_means(pd.Series(values, dtype=float), owner)
 
 
 # --------------------------------------------------------------------------------------------

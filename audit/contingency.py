@@ -115,6 +115,22 @@ def adjust_pvalues(p_values: Sequence[float], method: Literal["fdr_bh", "holm"] 
     return multipletests(p, alpha=0.05, method=method)[1]
 
 
+def holm_rejections(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Which hypotheses does Holm's (1979) step-down reject at family-wise level ``alpha``?
+
+    p_(1) ≤ … ≤ p_(m) are rejected while p_(i) ≤ α/(m − i + 1): the decisions of statsmodels
+    ``multipletests(method="holm")[0]``, with the same comparisons. Only p-values ≤ α can be
+    rejected and they are the first in the full order, so only they are sorted (millions of
+    pairwise tests, most of them far from significant).
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    candidates = np.sort(p[p <= alpha])
+    passes = candidates <= alpha / (m - np.arange(candidates.size))
+    stop = candidates.size if passes.all() else int(np.argmin(passes))
+    return p <= candidates[stop - 1] if stop else np.zeros(m, dtype=bool)
+
+
 def _check_table(table: np.ndarray) -> np.ndarray:
     arr = np.asarray(table)
     if arr.ndim != 2:

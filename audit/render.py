@@ -25,9 +25,15 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 FINDINGS_COLUMNS = ("id", "status", "title", "summary", "statistic", "p_value", "effect_size", "details")
 
 
-def report_json(report: AuditReport) -> str:
+def report_document(report: AuditReport | Mapping[str, Any]) -> Mapping[str, Any]:
+    """report.json's dict: an AuditReport is converted (`AuditReport.to_dict`), a dict
+    already converted passes through, so that several outputs share one conversion."""
+    return report if isinstance(report, Mapping) else report.to_dict()
+
+
+def report_json(report: AuditReport | Mapping[str, Any]) -> str:
     """SPEC report.json: deterministic (same inputs -> byte-identical text)."""
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(report_document(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def safe_cell(value: Any) -> str:
@@ -76,9 +82,9 @@ def frame_csv(frame: pd.DataFrame) -> str:
     return to_csv(rows, header)
 
 
-def findings_csv(report: AuditReport) -> str:
+def findings_csv(report: AuditReport | Mapping[str, Any]) -> str:
     rows = []
-    for check in report.to_dict()["checks"]:
+    for check in report_document(report)["checks"]:
         rows.append([check[c] for c in FINDINGS_COLUMNS])
     return to_csv(rows, FINDINGS_COLUMNS)
 
@@ -446,11 +452,11 @@ def _check_section(c: Mapping[str, Any], metric: str, deductions: Mapping[str, i
             f"<details><summary>all details</summary><pre>{details}</pre></details></section>")
 
 
-def report_html(report: AuditReport) -> str:
+def report_html(report: AuditReport | Mapping[str, Any]) -> str:
     """A self-contained HTML report: executive summary, every check with its main numbers,
     the charts (plotly.js inlined once, nothing loaded from the network), printable.
     Deterministic: the same report gives byte-identical text."""
-    d = report.to_dict()
+    d = report_document(report)
     cred, metric, claim = d["credibility"], d["metric"], d["claim"]
     name = metric["name"]
     metric_table = "".join(
@@ -513,9 +519,10 @@ def write_outputs(report: AuditReport, out_dir: str | Path, formats: Iterable[st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    document = report.to_dict()
     for fmt in formats:
         filename, writer = WRITERS[fmt]
         path = out / filename
-        path.write_text(writer(report), encoding="utf-8")
+        path.write_text(writer(document), encoding="utf-8")
         written.append(path)
     return written

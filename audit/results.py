@@ -16,6 +16,17 @@ def jsonable(value: Any) -> Any:
     significant digits so that the report is byte-identical across platforms whose
     last-bit floating-point results differ.
     """
+    # exact-type fast paths first: reports carry ~10⁶ plain values, and isinstance against
+    # the typing ABCs below costs microseconds each
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if kind is float:
+        return float(f"{value:.12g}") if math.isfinite(value) else None
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -14,6 +14,7 @@ from statsmodels.stats.contingency_tables import Table
 
 from audit.contingency import (
     adjust_pvalues,
+    holm_rejections,
     chi2_monte_carlo_pvalue,
     cramers_v,
     rate_homogeneity_test,
@@ -255,6 +256,16 @@ def test_bh_adjustment_reproduces_methods_and_scipy():
         [9.61332517e-02, 1.89684707e-07, 6.11692996e-05, 1.89684707e-07], rel=1e-8)
     assert adjusted == pytest.approx(
         stats.false_discovery_control(CHANNEL_ONE_VS_REST, method="bh"), rel=1e-12)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([0.0, 1e-9, 1e-6, 1e-4, 0.001, 0.004, 0.01, 0.02, 0.05, 0.2, 1.0])
+                | st.floats(0.0, 1.0), min_size=1, max_size=60))
+def test_holm_rejections_equal_statsmodels_holm_decisions(p_values):
+    # reference: statsmodels multipletests(method="holm")[0]; ties and exact thresholds included
+    from statsmodels.stats.multitest import multipletests
+    expected = multipletests(p_values, alpha=0.05, method="holm")[0]
+    assert holm_rejections(p_values, 0.05).tolist() == expected.tolist()
 
 
 def test_adjust_pvalues_does_not_fall_back_to_holm_sidak():

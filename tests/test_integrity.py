@@ -470,3 +470,14 @@ def test_holm_and_bh_equal_statsmodels_with_ties(seed):
     p = np.random.default_rng(seed).choice([0.001, 0.01, 0.02, 0.3, 0.8, 1.0], size=25)
     np.testing.assert_allclose(holm_adjust(p), multipletests(p, method="holm")[1], rtol=1e-12)
     np.testing.assert_allclose(bh_adjust(p), multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+
+
+def test_hypergeometric_log_pmf_matches_scipy_over_a_wide_grid():
+    # reference: scipy.stats.hypergeom.logpmf, N up to 10 million
+    big_n = np.array([50, 10_000, 1_000_000, 10_000_000])[:, None]
+    big_s = np.array([20, 300, 2_500, 900_000])[:, None]
+    draws = np.array([10, 700, 40_000, 3_000_000])[:, None]
+    k = np.minimum(big_s, draws) * np.array([0.0, 0.1, 0.5, 0.9, 1.0])[None, :]
+    k = np.maximum(np.floor(k), np.maximum(0, draws - (big_n - big_s)))
+    ours = integrity.hypergeom_log_pmf(k, big_n, big_s, draws)
+    np.testing.assert_allclose(ours, stats.hypergeom.logpmf(k, big_n, big_s, draws), rtol=1e-9)

@@ -84,6 +84,28 @@ def test_holm_pairwise_rejections_equal_statsmodels_holm():
     assert reject.any() and not reject.all()
 
 
+def test_holm_marginal_rank_set_counts_holm_rejections_among_the_units_own_pairs():
+    # reference: statsmodels multipletests(method="holm") over the 2(p − 1) ordered pairs of A01
+    from statsmodels.stats.multitest import multipletests
+    x = np.linspace(0.70, 0.95, 25)
+    v = np.full(25, 0.02**2)
+    j, others = 24, np.arange(24)
+    p_better = stats.norm.sf((x[others] - x[j]) / np.sqrt(v[others] + v[j]))     # k better than j
+    p_worse = stats.norm.sf((x[j] - x[others]) / np.sqrt(v[others] + v[j]))      # j better than k
+    reject = multipletests(np.concatenate([p_better, p_worse]), alpha=0.05, method="holm")[0]
+    sets = rank_confidence_sets(x, v, rng=rng(1), indices=[j], method="holm")
+    assert sets.lower.tolist() == [1 + int(reject[:24].sum())]
+    assert sets.upper.tolist() == [25 - int(reject[24:].sum())]
+    assert 1 < sets.upper[0] < 25
+
+
+def test_holm_rank_sets_are_never_narrower_than_the_bootstrap_sets():
+    # Holm ignores the positive dependence of pairs sharing a unit, so it rejects fewer pairs
+    holm = rank_confidence_sets(P_HAT, WALD_VAR, rng=rng(1), method="holm")
+    boot = rank_confidence_sets(P_HAT, WALD_VAR, rng=rng(1), n_bootstrap=100_000)
+    assert (holm.lower <= boot.lower).all() and (holm.upper >= boot.upper).all()
+
+
 def test_holm_tau_best_set_keeps_the_twelve_agents_but_a12_or_more():
     # Holm is more conservative than the bootstrap max-t (METHODS §7.3 excludes only A12):
     # it can only keep more agents in the could-be-best set, never fewer

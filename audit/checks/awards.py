@@ -166,16 +166,17 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
         variance_floor = "unit variance shrunk to the pooled within-unit variance with 4 pseudo-responses"
     j, award = _claimed_index(summary, data)
     # Beyond FULL_RANKING_UNITS units the bootstrap over every pair of units is O(B·p²)
-    # per unit: sets are computed for the claimed unit and the top of the table, and the
-    # could-be-best set uses Holm's step-down over all pairs instead of bootstrap values.
+    # per unit: sets are computed for the claimed unit and the top of the table, and every
+    # set uses Holm's step-down over its pairs instead of bootstrap critical values.
     full = p <= FULL_RANKING_UNITS
     ranked = np.arange(p) if full else np.union1d(np.argsort(-x, kind="stable")[:LISTED_RANK_SETS], [j])
+    method = "bootstrap" if full else "holm"
     marginal = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap,
-                                    indices=ranked)
+                                    indices=ranked, method=method)
     joint = rank_confidence_sets(x, variances, rng=rng, coverage=COVERAGE, n_bootstrap=n_bootstrap,
-                                 simultaneous=True, indices=ranked)
+                                 simultaneous=True, indices=ranked, method=method)
     could_be_best = tau_best_set(x, variances, rng=rng, tau=1, coverage=COVERAGE, n_bootstrap=n_bootstrap,
-                                 method="bootstrap" if full else "holm")
+                                 method=method)
     shrunken_rank = estimated_ranks(posterior.mean)
     raw_rank = estimated_ranks(x)
     position = {int(i): pos for pos, i in enumerate(ranked)}
@@ -233,10 +234,10 @@ def rank_uncertainty(data: AuditData, rng: np.random.Generator, *, n_bootstrap: 
         "variance_floor": variance_floor,
         "rank_sets_for": "every unit" if full else (f"the claimed unit and the top {LISTED_RANK_SETS} units "
                                                     f"(simultaneous over them); more than {FULL_RANKING_UNITS} units"),
-        "method": ("Mogstad, Romano, Shaikh & Wilhelm (2024) rank confidence sets (parametric bootstrap, "
-                   "step-down); tau-best set with tau = 1"
-                   + ("" if full else " by Holm's step-down over all ordered pairs")
-                   + "; P(best) by quadrature over the posteriors"),
+        "method": ("Mogstad, Romano, Shaikh & Wilhelm (2024) rank confidence sets"
+                   + (" (parametric bootstrap, step-down)" if full else
+                      ", pairs established by Holm's step-down over each set's ordered pairs")
+                   + "; tau-best set with tau = 1; P(best) by quadrature over the posteriors"),
     }
     return CheckResult("rank_uncertainty", status, RANK_TITLE, summary_text, statistic=float(high - low + 1),
                        p_value=None, effect_size=float(p_best[j]), details=details)

@@ -31,6 +31,7 @@ from audit.weighting import CovariateMoments, level_entry
 N_BINS = 5                      # numeric covariates are cut at quintiles of the interactions in scope
 MISSING = "(missing)"           # a missing categorical value is a level of its own
 OFFER_MODEL_MAX_LEVELS = 50       # categorical covariates with more levels stay out of the selective-offer model
+OFFER_MODEL_MAX_CELLS = 100_000   # bound on units × 2 × Π levels of the selective-offer model's cells
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class PopulationSummary:
     units: pd.DataFrame | None = None           # per unit: interactions, invited, responded
     offer_cells: pd.DataFrame | None = None     # unit × invited × model cell: n, Σx, Σxx' (selective offers)
     offer_numeric: tuple[str, ...] = ()
+    offer_left_out: tuple[str, ...] = ()        # categorical covariates the cell bound kept out of that model
     customer_unit: pd.Series | None = None      # interactions per (respondent customer, unit)
     linkage: dict[str, int] = field(default_factory=dict)
     engine: str = "duckdb"
@@ -337,6 +339,25 @@ def usable_covariates(cells: Cells, categorical: Sequence[str], numeric: Sequenc
             if np.isfinite(var) and var > 0:
                 nums.append(c)
     return cats, nums
+
+
+def offer_model_categories(levels: dict[str, int], units: int,
+                           max_cells: int = OFFER_MODEL_MAX_CELLS) -> tuple[list[str], list[str]]:
+    """Which categorical covariates enter the selective-offer model, and which stay out?
+
+    Its cells are unit × invited × every combination of the chosen covariates' levels, so
+    their number can approach the number of interactions; covariates enter in order of
+    their number of levels (fewest first, ties in table order) while units × 2 × Π levels
+    stays within `max_cells`."""
+    chosen, left_out, size = [], [], 2 * max(units, 1)
+    for c in sorted(levels, key=lambda c: levels[c]):
+        if size * levels[c] <= max_cells:
+            chosen.append(c)
+            size *= levels[c]
+        else:
+            left_out.append(c)
+    order = list(levels)
+    return sorted(chosen, key=order.index), sorted(left_out, key=order.index)
 
 
 def register_frame(engine: Engine, frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:

@@ -14,7 +14,8 @@ from typing import Mapping
 import pandas as pd
 
 from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQueries, PopulationSummary,
-                              column_kind, integral_as_int, register_frame, usable_covariates)
+                              column_kind, integral_as_int, offer_model_categories, register_frame,
+                              usable_covariates)
 from audit.claim import Claim
 from audit.engine import Engine, make_engine
 from audit.errors import InputError
@@ -153,10 +154,13 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         unit = unit_column if unit_column in columns else None
         units = offer = customer_unit = None
         offer_nums: tuple[str, ...] = ()
+        left_out: list[str] = []
         if unit is not None and has_invited:
             units = q.units(unit)
             cats, nums = usable_covariates(cells, categorical, numeric)
-            cats = [c for c in cats if c != unit and cells.keys[c].nunique() <= OFFER_MODEL_MAX_LEVELS]
+            levels = {c: int(cells.keys[c].nunique()) for c in cats if c != unit}
+            cats, left_out = offer_model_categories({c: k for c, k in levels.items() if k <= OFFER_MODEL_MAX_LEVELS},
+                                                    len(units))
             nums = [c for c in nums if c != unit]
             if cats or nums:
                 offer, offer_nums = q.offer_cells(unit, cats, nums, shift), tuple(nums)
@@ -165,6 +169,7 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
             linked=q.linked(), units=units, offer_cells=offer, offer_numeric=offer_nums,
+            offer_left_out=tuple(left_out),
             customer_unit=customer_unit, linkage=counts, engine=engine.name)
     finally:
         if own:

@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import mannwhitneyu
 
-from audit.aggregates import bin_index, category_text
+from audit.aggregates import bin_index, category_text, offer_model_categories
 from audit.checks.bias import covariate_frame, propensity_test, usable_covariates
 from audit.checks.inflation import satisfaction_model, satisfaction_moments
 from audit.claim import parse_claim
@@ -189,3 +189,16 @@ def test_scope_of_a_unit_claim_is_that_units_interactions() -> None:
     assert data.population.linked["_in_scope"].sum() == int(
         sim.population.loc[sim.population["interaction_id"].isin(sim.responses["interaction_id"]),
                            "agent_id"].eq(unit).sum())
+
+
+def test_offer_model_takes_covariates_with_fewest_levels_first_within_the_cell_bound() -> None:
+    # 10 units × 2 × (2 · 3 · 4) = 480 cells fit under 500; region's 5 levels would make 2,400
+    levels = {"region": 5, "channel": 4, "resolved": 2, "month": 3}
+    chosen, left_out = offer_model_categories(levels, units=10, max_cells=500)
+    assert chosen == ["channel", "resolved", "month"]
+    assert left_out == ["region"]
+
+
+def test_offer_model_keeps_every_covariate_when_the_cells_are_few() -> None:
+    chosen, left_out = offer_model_categories({"a": 3, "b": 2}, units=40)
+    assert (chosen, left_out) == (["a", "b"], [])

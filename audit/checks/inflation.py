@@ -366,6 +366,8 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         "signals_not_testable": untested,
         "units": int(len(table)),
         "response_rate_between_unit_variance": response_tau2,
+        "selective_offer_covariates_left_out": list(data.population.offer_left_out)
+        if data.population is not None else [],
         "rule": (f"a unit is a suspect when signals from at least {MIN_SOURCES} different sources of data fire "
                  f"({', '.join(sorted(set(SOURCE.values())))}); statistical signals fire at "
                  f"Holm-adjusted p < {ALPHA} across units, the others when their own check found material "

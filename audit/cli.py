@@ -103,8 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"credibility {d['credibility']['score']}/100 (grade {d['credibility']['grade']}): "
           f"{d['credibility']['verdict']}")
     if report.privacy.columns:
-        print(f"{report.privacy.summary()}: "
-              + ("kept in the outputs (--keep-pii)." if args.keep_pii else "redacted in the outputs (--keep-pii keeps them)."))
+        done = ("kept in the outputs (--keep-pii)" if args.keep_pii
+                else "redacted in the outputs (--keep-pii keeps them)")
+        print(f"{report.privacy.summary()}: {done}.")
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -37,9 +37,9 @@ CHECK_ORDER = ("data_quality", "sample_size", "response_rate", "response_rate_sk
 class AuditReport:
     """The audit's result: SPEC report.json keys plus the data behind them (for drawing).
 
-    `to_dict()` (report.json, and every export drawn from it) carries the personal data
-    `privacy` found with e-mail addresses, phone numbers and names hashed or redacted
-    (`audit.pii`), unless `keep_pii`; the objects themselves hold the data as read."""
+    In `to_dict()` (report.json, and every export drawn from it) the personal data found in
+    the inputs (`privacy`: e-mail addresses, phone numbers, names; see `audit.pii`) is hashed
+    or redacted unless `keep_pii`; the objects themselves hold the data as read."""
 
     inputs: Mapping[str, Any]
     claim: Claim

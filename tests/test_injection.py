@@ -41,7 +41,8 @@ MARKUP = ["<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwn
           "</script><script>document.title='pwned'</script>", '<svg onload="window.__pwned=4">',
           '"><iframe src="javascript:window.__pwned=5"></iframe>', '<span style="color:white">hidden</span>']
 TEMPLATES = ["{{7*7}}", "${7*7}", "{% if 1 %}seven{% endif %}", "%{y}"]
-OTHERS = ["'); DROP TABLE population; --", "nul\x00 bell\x07 esc\x1b[31m", "\u202egnp.exe", "zero\u200bwidth\u200d\ufeff"]
+OTHERS = ["'); DROP TABLE population; --", "nul\x00 bell\x07 esc\x1b[31m", "\u202egnp.exe",
+          "zero\u200bwidth\u200d\ufeff"]
 CORPUS = FORMULAS + MARKUP + TEMPLATES + OTHERS + [LONG]
 REGION_HEADER = '=1+1<script>window.__pwned=6</script>"; DROP TABLE x; --'
 COMMENT_HEADER = '@SUM(1)<img src=x onerror="window.__pwned=7">'

@@ -116,12 +116,31 @@ def _text(obj: Mapping[str, Any], key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _check_text(value: Any, key: str, name: str) -> None:
+    """Reject text that is not made of characters: JSON's "\\ud800" escape decodes to half a
+    UTF-16 surrogate pair, with which no report could be written."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"'{key}' holds {value[exc.start]!r}, half of a UTF-16 surrogate pair, not a "
+                             "character", file=name, column=key, expected="text") from None
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_text(k, key, name)
+            _check_text(v, f"{key}.{k}" if key else str(k), name)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_text(v, key, name)
+
+
 def parse_claim(obj: Mapping[str, Any] | None, *, name: str = "claim.json") -> Claim:
     """Validate a claim mapping; raise `InputError` naming the offending key."""
     if obj is None:
         return Claim()
     if not isinstance(obj, Mapping):
         raise InputError("a claim must be a JSON object", file=name)
+    _check_text(obj, "", name)
     ctype = obj.get("type", "level")
     if ctype not in CLAIM_TYPES:
         raise InputError(f"unknown claim type {ctype!r}", file=name, column="type",

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="audit_report", help="output folder (default: ./audit_report)")
     run.add_argument("--format", default="json,csv,html", help="comma-separated: json,csv,html")
     run.add_argument("--seed", type=int, default=None, help="seed of the Monte Carlo tests (default 20240601)")
+    run.add_argument("--keep-pii", action="store_true",
+                     help="keep e-mail addresses, phone numbers and person names in the outputs (by default they "
+                          "are replaced by [email]/[phone] inside text and by a keyed hash in id and name columns)")
     run.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                      help="where the interactions table is aggregated: embedded DuckDB (default) or Spark "
                           "(the active session, else the master in --spark-master; needs pyspark)")
@@ -80,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine = make_engine("spark", master=args.spark_master)
         try:
             report = run_audit(args.responses, args.population, args.claim, mapping,
-                               seed=DEFAULT_SEED if args.seed is None else args.seed, engine=engine)
+                               seed=DEFAULT_SEED if args.seed is None else args.seed, engine=engine,
+                               keep_pii=args.keep_pii)
         finally:
             if not isinstance(engine, str):
                 engine.close()
@@ -95,8 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is exit 1 with a message, not a traceback
         print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    cred = report.credibility
-    print(f"credibility {cred.score}/100 (grade {cred.grade}): {cred.verdict}")
+    d = report.to_dict()
+    print(f"credibility {d['credibility']['score']}/100 (grade {d['credibility']['grade']}): "
+          f"{d['credibility']['verdict']}")
+    if report.privacy.columns:
+        done = ("kept in the outputs (--keep-pii)" if args.keep_pii
+                else "redacted in the outputs (--keep-pii keeps them)")
+        print(f"{report.privacy.summary()}: {done}.")
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -18,6 +18,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -72,14 +73,38 @@ SIGNAL_LABELS = {
 }
 
 
+# Plotly draws every text through its own markup (<a href>, <span style>, <b>, <br>, ...) and
+# decodes HTML entities. The figures here write only these tags themselves; every other "<",
+# ">" and "&" in a figure (unit names, column names, the claim title) is escaped, so a unit
+# named '<a href="https://evil.example">' is drawn as that text, not as a link.
+_OWN_MARKUP = re.compile(r"&lt;(/?(?:b|br|extra))&gt;")
+
+
+def _inert(value: Any) -> Any:
+    """A figure's dict with plotly markup in its text escaped, except the tags the figures use."""
+    if isinstance(value, str):
+        return _OWN_MARKUP.sub(r"<\1>", html.escape(value, quote=False))
+    if isinstance(value, Mapping):
+        return {k: _inert(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or (hasattr(value, "dtype") and value.dtype.kind in "OUS"):
+        return [_inert(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Chart:
-    """One figure with the sentence a reader should take away from it."""
+    """One figure with the sentence a reader should take away from it.
+
+    `title` and `takeaway` are plain text; the figure's own text is made inert on creation
+    (see `_inert`)."""
 
     key: str              # stable id, e.g. "funnel"
     title: str
     takeaway: str         # one sentence with the key numbers
     figure: go.Figure
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "figure", go.Figure(_inert(self.figure.to_dict())))
 
 
 def _rgba(name: str, alpha: float) -> str:

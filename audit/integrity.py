@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,15 @@ def _as_items(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFrame) -> n
     if x.ndim != 2:
         raise ValueError(f"items must be a 2-D array (respondents × items), got shape {x.shape}")
     return x
+
+
+def _labels_and_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values as text and each value's index among them: `np.unique(...,
+    return_inverse=True)` of the values as text, without numpy's fixed-width string copy (one
+    100,000-character unit name would make that n × 400 kB)."""
+    text = np.array([str(v) for v in np.asarray(values, dtype=object)], dtype=object)
+    codes, labels = pd.factorize(text, sort=True)
+    return labels, codes.astype(np.int64)
 
 
 def _column_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +390,7 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     merged into the most significant one.
     """
     x = _as_items(items)
-    labels = np.asarray(groups, dtype=object).astype(str)
+    labels = np.asarray(groups, dtype=object)
     if labels.size != x.shape[0]:
         raise ValueError("groups must have one label per row of items")
     k = x.shape[1]
@@ -397,8 +406,7 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     weights = _radix_weights(levels)
     patterns, inverse, counts, code = _unique_patterns(codes, weights)
     u = patterns.shape[0]
-    group_names, group_of = np.unique(labels[complete], return_inverse=True)
-    group_of = group_of.reshape(-1)
+    group_names, group_of = _labels_and_codes(labels[complete])
     n, g = complete.size, group_names.size
     count_gp = sparse.csr_matrix((np.ones(n), (group_of, inverse)), shape=(g, u))
     a, b = _neighbour_pairs(patterns, weights, code, radius)
@@ -595,11 +603,8 @@ def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[
     expected = Σ_s n_us·S_s/N_s. Without strata it is one-sided Fisher (`excess_tests`).
     """
     f = np.asarray(flags, dtype=bool)
-    u = np.asarray(units, dtype=object).astype(str)
-    st = np.zeros(f.size, dtype=np.int64) if strata is None else \
-        np.unique(np.asarray(strata, dtype=object).astype(str), return_inverse=True)[1].reshape(-1)
-    labels, unit_of = np.unique(u, return_inverse=True)
-    unit_of = unit_of.reshape(-1)
+    st = np.zeros(f.size, dtype=np.int64) if strata is None else _labels_and_codes(strata)[1]
+    labels, unit_of = _labels_and_codes(units)
     n_strata = int(st.max()) + 1 if st.size else 0
     n_us = np.zeros((labels.size, n_strata), dtype=np.int64)
     x_us = np.zeros((labels.size, n_strata), dtype=np.int64)

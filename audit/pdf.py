@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 FONT, FONT_BOLD = "Vera", "VeraBd"
 CJK_FONT = "STSong-Light"            # Adobe's CID font: not embedded, covers CJK, Cyrillic, Greek
 SHA_PREFIX = 12
+MAX_TEXT = 1000                      # characters of one text (a 100,000-character unit name is cut)
 PAGE_MARGIN = 14 * mm
 INK = colors.HexColor("#1a1a1a")
 MUTED = colors.HexColor("#555555")
@@ -67,10 +68,13 @@ def _font_for(char: str) -> str | None:
 
 
 def markup(text: Any) -> str:
-    """User text as safe reportlab paragraph markup: XML-escaped, with runs of characters
-    Vera lacks wrapped in a fallback font."""
+    """User text as safe reportlab paragraph markup: XML-escaped, at most MAX_TEXT characters
+    (a paragraph in a table cell must fit one page), with runs of characters Vera lacks
+    wrapped in a fallback font."""
     _register_fonts()
     text = "" if text is None else str(text)
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT - 1] + "…"
     runs: list[tuple[str | None, str]] = []
     for char in text:
         font = _font_for(char)

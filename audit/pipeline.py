@@ -19,6 +19,7 @@ from audit.data import AuditData, claim_population_size, claim_responses, prepar
 from audit.headline import MetricResult, headline_metric
 from audit.engine import Engine, make_engine
 from audit.loading import LoadedTable, load_population, load_responses
+from audit.pii import PiiScan, scan_audit_data
 from audit.population_file import RegisteredPopulation, open_population_file
 from audit.results import CheckResult, jsonable
 from audit.scoring import Credibility, assess
@@ -34,7 +35,11 @@ CHECK_ORDER = ("data_quality", "sample_size", "response_rate", "response_rate_sk
 
 @dataclass(frozen=True)
 class AuditReport:
-    """The audit's result: SPEC report.json keys plus the data behind them (for drawing)."""
+    """The audit's result: SPEC report.json keys plus the data behind them (for drawing).
+
+    In `to_dict()` (report.json, and every export drawn from it) the personal data found in
+    the inputs (`privacy`: e-mail addresses, phone numbers, names; see `audit.pii`) is hashed
+    or redacted unless `keep_pii`; the objects themselves hold the data as read."""
 
     inputs: Mapping[str, Any]
     claim: Claim
@@ -43,13 +48,15 @@ class AuditReport:
     checks: tuple[CheckResult, ...]
     settings: Mapping[str, Any]
     data: AuditData | None = field(default=None, compare=False, repr=False)
+    privacy: PiiScan = field(default_factory=PiiScan)
+    keep_pii: bool = False
     schema_version: str = SCHEMA_VERSION
 
     def check(self, check_id: str) -> CheckResult:
         return next(c for c in self.checks if c.id == check_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({
+        d = jsonable({
             "schema_version": self.schema_version,
             "inputs": dict(self.inputs),
             "claim": self.claim.to_dict(),
@@ -57,7 +64,9 @@ class AuditReport:
             "credibility": self.credibility.to_dict(),
             "checks": [c.to_dict() for c in self.checks],
             "audit": dict(self.settings),
+            "privacy": self.privacy.to_dict(redacted=not self.keep_pii),
         })
+        return d if self.keep_pii else self.privacy.redactor.json(d)
 
 
 def _input_block(table: LoadedTable | None) -> dict[str, Any] | None:
@@ -103,7 +112,7 @@ def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int)
 def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping: Mapping[str, Any] | None = None,
               *, seed: int = DEFAULT_SEED, n_simulations: int = 10_000,
               responses_name: str | None = None, population_name: str | None = None,
-              engine: str | Engine = "duckdb") -> AuditReport:
+              engine: str | Engine = "duckdb", keep_pii: bool = False) -> AuditReport:
     """Audit a survey export.
 
     `responses`/`population`: a path, bytes, an uploaded file object or a DataFrame.
@@ -111,7 +120,9 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     on the whole file). `mapping`: {"responses": {field: header}, "population": {...}} or a
     flat {field: header} for the responses. `engine`: where the interactions table is
     aggregated, "duckdb" (embedded, default), "spark" (a local or the active Spark session)
-    or an `audit.engine.Engine`. Raises `InputError` on unusable input.
+    or an `audit.engine.Engine`. `keep_pii`: leave e-mail addresses, phone numbers and
+    person names in `to_dict()` and the exports (by default they are hashed or redacted,
+    see `audit.pii`). Raises `InputError` on unusable input.
     """
     claim_obj = claim if isinstance(claim, Claim) else load_claim(
         claim, name=None if claim is None or isinstance(claim, (str, Path)) else "claim")
@@ -145,4 +156,4 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
                 "engine": data.population.engine if data.population is not None else None}
     return AuditReport(inputs={"responses": _input_block(resp_table), "population": _input_block(pop_table)},
                        claim=data.claim, metric=metric, credibility=credibility, checks=checks,
-                       settings=settings, data=data)
+                       settings=settings, data=data, privacy=scan_audit_data(data), keep_pii=keep_pii)

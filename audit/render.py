@@ -51,13 +51,12 @@ def safe_cell(value: Any) -> str:
 def to_csv(rows: Iterable[Iterable[Any]], header: Iterable[str]) -> str:
     """CSV text with every cell neutralised (used for all CSV exports and downloads)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    # QUOTE_MINIMAL quotes "\n" (the terminator) but not a bare "\r", which readers take as
-    # the end of the row: such rows are written fully quoted
-    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    # Every cell quoted (OWASP): a spreadsheet whose list separator is ";" (most of Europe)
+    # would otherwise split an unquoted "a;=1+1" into a second cell starting with "=", and a
+    # bare "\r" (which QUOTE_MINIMAL leaves unquoted) would end the row
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for row in [header, *rows]:
-        cells = [safe_cell(v) for v in row]
-        (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
+        writer.writerow([safe_cell(v) for v in row])
     return buffer.getvalue()
 
 

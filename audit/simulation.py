@@ -542,3 +542,46 @@ def simulate_contact_center(rng: np.random.Generator, *, n_interactions: int = 3
              "scale": [lo, hi],
              "value": round(published, 3) if np.isfinite(published) else None}
     return SimulatedAudit(responses=responses, population=population, claim=claim, truth=truth)
+
+
+# ---- free-text comments ----------------------------------------------------------------------
+_PRAISE = ("Quick and friendly.", "Sorted my problem first time.", "Very helpful, thank you!", "Great service.",
+           "Clear answers and no waiting.")
+_SO_SO = ("It was OK.", "Took a while but got there.", "Fine, nothing special.")
+_COMPLAINTS = ("Waited far too long.", "Still not fixed.", "I had to explain everything twice.",
+               "Nobody called me back.")
+_ASIDES = ("", " The app kept logging me out.", " Billing was confusing.", " Would recommend.",
+           " The hold music was too loud.", " Please improve the website.")
+_CONTACTS = (" Please call me back on {phone}.", " You can reach me at {email}.",
+             " My number is {phone}, or e-mail {email}.")
+# Numbers and domains reserved for fiction and documentation: Ofcom's drama ranges (020 7946 0xxx,
+# 07700 900xxx), NANP 555-01xx, and RFC 2606's example domains.
+_PHONES = ("020 7946 0{:03d}", "07700 900{:03d}", "+44 7700 900{:03d}", "(202) 555-01{:02d}")
+_FIRST = ("alex", "sam", "maria", "chen", "fatima", "jonas", "priya", "lucas")
+_LAST = ("smith", "garcia", "mueller", "okafor", "tanaka", "rossi", "novak", "kaur")
+_DOMAINS = ("example.com", "example.org", "example.net")
+
+
+def free_text_comments(scores: np.ndarray, rng: np.random.Generator, *, scale: tuple[int, int],
+                       share: float = 0.15, contact_share: float = 0.1) -> np.ndarray:
+    """What a survey's "any other comments?" box holds: for a `share` of respondents a short
+    sentence that fits their score (praise in the top two points, complaints in the bottom
+    two), and in a `contact_share` of those a fictitious phone number or e-mail address
+    (personal data an export must not spread, see `audit.pii`). None for no comment.
+
+    Draws only from `rng`, so it can be added to a simulated audit without changing it."""
+    lo, hi = scale
+    n = len(scores)
+    out = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(rng.random(n) < share):
+        score = scores[i]
+        pool = _PRAISE if score >= hi - 1 else _COMPLAINTS if score <= lo + 1 else _SO_SO
+        text = pool[rng.integers(len(pool))] + _ASIDES[rng.integers(len(_ASIDES))]
+        if rng.random() < contact_share:
+            phone = _PHONES[rng.integers(len(_PHONES))]
+            email = (f"{_FIRST[rng.integers(len(_FIRST))]}.{_LAST[rng.integers(len(_LAST))]}"
+                     f"{rng.integers(10, 100)}@{_DOMAINS[rng.integers(len(_DOMAINS))]}")
+            text += _CONTACTS[rng.integers(len(_CONTACTS))].format(
+                phone=phone.format(rng.integers(1000 if "{:03d}" in phone else 100)), email=email)
+        out[i] = text
+    return out

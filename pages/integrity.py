@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.components import badge, check_by_id, check_card, rows_download, show_page_charts
-from ui.state import require_bundle
+from ui.state import keep_pii, privacy_note, require_bundle
 
 CHECKS = ("duplicate_responses", "near_duplicates", "timing_anomalies", "straightlining", "speeding",
           "score_inflation")
@@ -53,12 +53,16 @@ if bundle is not None:
     st.table(summary)
     show_page_charts(data, "integrity")
     responses = bundle.report.data.responses if bundle.report.data is not None else None
+    if responses is not None and bundle.report.privacy.columns:
+        st.caption(privacy_note(bundle))
     for check_id in CHECKS:
         check = check_by_id(data, check_id)
         check_card(check, expanded=check["status"] == "fail")
         if responses is None or check_id == "score_inflation":
             continue
         frame = evidence_frame(responses, listed_rows(check["details"]))
+        if not keep_pii():       # the exports' default (audit.pii): e-mails, phones, names hashed or redacted
+            frame = bundle.report.privacy.redactor.frame(frame)
         if not frame.empty:
             with st.expander(f"Rows behind “{check['title']}” ({len(frame)})"):
                 st.dataframe(frame, width="stretch", hide_index=True, key=f"rows-{check_id}")

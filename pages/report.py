@@ -6,7 +6,7 @@ import streamlit as st
 from audit.figures import metric_comparison, score_gauge
 from audit.headline import format_value
 from ui.components import badge, check_by_id, check_cards, md_escape, show_chart
-from ui.state import require_bundle
+from ui.state import privacy_note, require_bundle
 
 bundle = require_bundle()
 if bundle is not None:
@@ -21,6 +21,8 @@ if bundle is not None:
     right.markdown(f"**Verdict.** {md_escape(cred['verdict'])}")
     if cred.get("caps"):
         st.caption("Score capped because: " + "; ".join(cred["caps"]) + ". See Methodology for the rubric.")
+    if bundle.report.privacy.columns:
+        st.caption(privacy_note(bundle))
 
     g1, g2 = st.columns(2)
     with g1:

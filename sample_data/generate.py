@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT.parent) not in sys.path:       # allow `python sample_data/generate.py`
     sys.path.insert(0, str(ROOT.parent))
 
-from audit.simulation import SimulatedAudit, metric_value, simulate_contact_center  # noqa: E402
+from audit.simulation import SimulatedAudit, free_text_comments, metric_value, simulate_contact_center  # noqa: E402
 
 SEED = 20260920
 SIZE: dict[str, Any] = {"n_interactions": 20_000, "n_agents": 40, "scale": (1, 5),
@@ -31,6 +31,7 @@ SAMPLE_FLAWS: tuple[str, ...] = (
     "selective_invitation", "channel_skew", "happy_respond_more", "ballot_stuffing",
     "burst", "before_interaction", "straightlining", "speeding", "begging_agent")
 PERIOD_BEFORE, PERIOD_AFTER = "2026-08", "2026-09"
+COMMENT_STREAM = 1          # the comments' own random stream: the simulated audit is drawn without them
 
 
 def _utc_text(times: pd.Series, unit: str) -> np.ndarray:
@@ -41,7 +42,8 @@ def _utc_text(times: pd.Series, unit: str) -> np.ndarray:
 
 def build_audits() -> dict[str, SimulatedAudit]:
     """The two sample audits, ``contact_center`` (flawed) and ``clean``, with a ``month``
-    column ("YYYY-MM" of ``interaction_at``) added to both tables of each."""
+    column ("YYYY-MM" of ``interaction_at``) added to both tables of each, and a free-text
+    ``comment`` column (some with a phone number or e-mail address) to the flawed survey."""
     audits = {
         "contact_center": simulate_contact_center(np.random.default_rng(SEED), flaws=SAMPLE_FLAWS, **SIZE),
         "clean": simulate_contact_center(np.random.default_rng(SEED), **SIZE),
@@ -49,6 +51,9 @@ def build_audits() -> dict[str, SimulatedAudit]:
     for audit in audits.values():
         for table in (audit.responses, audit.population):
             table["month"] = _utc_text(table["interaction_at"], "M")
+    flawed = audits["contact_center"].responses
+    flawed["comment"] = free_text_comments(flawed["score"].to_numpy(), np.random.default_rng([SEED, COMMENT_STREAM]),
+                                           scale=SIZE["scale"])
     return audits
 
 
@@ -181,7 +186,10 @@ def render_readme(flawed: SimulatedAudit, clean: SimulatedAudit) -> str:
         "|---|---|",
         "| `contact_center/responses.csv` | survey export, one row per response "
         f"({len(flawed.responses):,} rows): response_id, interaction_id, customer_id, agent_id, "
-        "channel, region, submitted_at, interaction_at, duration_s, score, q_1..q_10, month |",
+        "channel, region, submitted_at, interaction_at, duration_s, score, q_1..q_10, month, comment "
+        f"(free text from {flawed.responses['comment'].notna().sum():,} respondents, "
+        f"{flawed.responses['comment'].str.contains('@|[0-9]', na=False).sum()} of them with a fictitious "
+        "phone number or e-mail address: the exports redact them by default) |",
         "| `contact_center/interactions.csv` | population, one row per interaction "
         f"({len(flawed.population):,} rows): interaction_id, agent_id, channel, region, resolved, "
         "handle_time_s, repeat_contact, interaction_at, invited, responded, month |",

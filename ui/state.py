@@ -24,6 +24,7 @@ SAMPLE = ROOT / "sample_data" / "contact_center"
 SAMPLE_LABEL = "the bundled sample audit (sample_data/contact_center)"
 KEY = "audit_inputs"
 SHOWN = "audit_shown"      # (inputs, bundle) last drawn in this session
+KEEP_PII = "keep_pii"      # the user asked for personal data to stay in the exports
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,24 @@ def current_bundle() -> Bundle | None:
         return None
     st.session_state[SHOWN] = (inputs, bundle)
     return bundle
+
+
+def keep_pii() -> bool:
+    """Did this session tick "keep personal data in the exports" (Export page)? Off by default."""
+    return bool(st.session_state.get(KEEP_PII, False))
+
+
+def privacy_note(bundle: Bundle) -> str | None:
+    """What the exports do with the personal data found in this audit (None when none was found)."""
+    scan = bundle.report.privacy
+    if not scan.columns:
+        return None
+    if keep_pii():
+        return f"{md_escape(scan.summary())}: kept in the exports, as ticked on the Export page."
+    return (f"{md_escape(scan.summary())} were redacted on these pages and in every export (e-mail addresses "
+            f"and phone numbers in text → {md_escape('[email]')} / {md_escape('[phone]')}, id and name columns → "
+            "a keyed hash); tick “Keep e-mail addresses, phone numbers and names” on the Export page to keep "
+            "them in the exports.")
 
 
 def require_bundle() -> Bundle | None:

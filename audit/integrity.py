@@ -76,7 +76,7 @@ def _as_items(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFrame) -> n
     return x
 
 
-def _labels_and_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def label_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values as text and each value's index among them: `np.unique(...,
     return_inverse=True)` of the values as text, without numpy's fixed-width string copy (one
     100,000-character unit name would make that n × 400 kB)."""
@@ -406,7 +406,7 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     weights = _radix_weights(levels)
     patterns, inverse, counts, code = _unique_patterns(codes, weights)
     u = patterns.shape[0]
-    group_names, group_of = _labels_and_codes(labels[complete])
+    group_names, group_of = label_codes(labels[complete])
     n, g = complete.size, group_names.size
     count_gp = sparse.csr_matrix((np.ones(n), (group_of, inverse)), shape=(g, u))
     a, b = _neighbour_pairs(patterns, weights, code, radius)
@@ -603,8 +603,8 @@ def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[
     expected = Σ_s n_us·S_s/N_s. Without strata it is one-sided Fisher (`excess_tests`).
     """
     f = np.asarray(flags, dtype=bool)
-    st = np.zeros(f.size, dtype=np.int64) if strata is None else _labels_and_codes(strata)[1]
-    labels, unit_of = _labels_and_codes(units)
+    st = np.zeros(f.size, dtype=np.int64) if strata is None else label_codes(strata)[1]
+    labels, unit_of = label_codes(units)
     n_strata = int(st.max()) + 1 if st.size else 0
     n_us = np.zeros((labels.size, n_strata), dtype=np.int64)
     x_us = np.zeros((labels.size, n_strata), dtype=np.int64)

@@ -28,6 +28,7 @@ from audit.integrity import (
     burst_test,
     clock_offset,
     holm_adjust,
+    label_codes,
     longstring,
     max_percent_match,
     near_duplicate_clusters,
@@ -518,7 +519,7 @@ def timing_anomalies(data: AuditData, rng: np.random.Generator) -> CheckResult:
     group_labels = units.to_numpy() if units is not None else np.full(len(resp), "(all)")
     ok_time = np.isfinite(submitted)
     timed = np.flatnonzero(ok_time)
-    names, code = np.unique(group_labels[timed].astype(str), return_inverse=True)
+    names, code = label_codes(group_labels[timed])
     # each unit's timed rows from one sort, not a scan of every row per unit
     rows_of = np.split(timed[np.argsort(code, kind="stable")], np.cumsum(np.bincount(code))[:-1])
     pool = submitted[timed]

@@ -48,6 +48,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
+import numpy as np
 import pandas as pd
 
 from audit.aggregates import MISSING
@@ -86,6 +87,16 @@ _WORD_SPAN = re.compile(r"\w+")
 def _is_phone(text: str) -> bool:
     low, high = _PHONE_DIGITS.get(text[0], (10, 10))
     return low <= sum(c.isdigit() for c in text) <= high
+
+
+def _may_hold(values: pd.Index, kind: str) -> np.ndarray:
+    """Which values can contain an e-mail address ("@") or a phone number (8+ digits and a
+    "+", space, dash, dot or bracket, without which `PHONE` cannot match)? A vectorised
+    sieve: ids, codes and numbers skip the regular expressions."""
+    if kind == "email":
+        return np.asarray(values.str.contains("@", regex=False), dtype=bool)
+    return np.asarray(values.str.contains(r"[+ .()-]") & (values.str.count(r"\d") >= _PHONE_DIGITS["+"][0]),
+                      dtype=bool)
 
 
 def find_phones(text: str) -> list[re.Match[str]]:
@@ -148,14 +159,16 @@ def scan_column(counts: pd.Series, header: str, *, table: str, column: str) -> t
     found: list[PiiColumn] = []
     for kind, whole, inside in (("email", is_email, lambda v: EMAIL.search(v) is not None),
                                 ("phone", is_phone, lambda v: bool(find_phones(v)))):
-        full = int(counts[[whole(v) for v in values]].sum())
+        sieved = counts[_may_hold(values, kind)]
+        candidates = sieved.index.astype(str)
+        full = int(sieved[[whole(v) for v in candidates]].sum())
         if full >= IDENTIFIER_SHARE * total:
             found.append(PiiColumn(table, column, header, kind, True, total))
             return tuple(found)
-        partial = int(counts[[inside(v) for v in values]].sum())
+        partial = int(sieved[[inside(v) for v in candidates]].sum())
         if partial:
             found.append(PiiColumn(table, column, header, kind, False, partial))
-    names = sum(looks_like_name(v) for v in values)
+    names = sum(looks_like_name(v) for v in values[values.str.contains(" ", regex=False)])
     if name_header(header) or (names > MAX_SEGMENT_LEVELS and names >= NAME_VALUE_SHARE * len(values)):
         return (PiiColumn(table, column, header, "name", True, total),)
     return tuple(found)
@@ -203,8 +216,9 @@ class Redactor:
         or phone number by "[email]" / "[phone]"."""
         if text.casefold() in self.tokens:
             return self.tokens[text.casefold()]
-        text = EMAIL.sub(lambda m: self.tokens.get(m.group().casefold(), PLACEHOLDER["email"]), text)
-        spans = [m.span() for m in find_phones(text)]
+        if "@" in text:
+            text = EMAIL.sub(lambda m: self.tokens.get(m.group().casefold(), PLACEHOLDER["email"]), text)
+        spans = [m.span() for m in find_phones(text)] if sum(c.isdigit() for c in text) >= 8 else []
         for start, end in reversed(spans):
             text = text[:start] + self.tokens.get(text[start:end].casefold(), PLACEHOLDER["phone"]) + text[end:]
         return self._names(text) if self.tokens else text

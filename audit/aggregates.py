@@ -31,6 +31,7 @@ from audit.weighting import CovariateMoments, level_entry
 N_BINS = 5                      # numeric covariates are cut at quintiles of the interactions in scope
 MISSING = "(missing)"           # a missing categorical value is a level of its own
 OFFER_MODEL_MAX_LEVELS = 50       # categorical covariates with more levels stay out of the selective-offer model
+OFFER_MAX_CELLS = 250_000         # unit × invited × level cells read for it (~150 MB as a frame)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class PopulationSummary:
     units: pd.DataFrame | None = None           # per unit: interactions, invited, responded
     offer_cells: pd.DataFrame | None = None     # unit × invited × model cell: n, Σx, Σxx' (selective offers)
     offer_numeric: tuple[str, ...] = ()
+    offer_left_out: tuple[str, ...] = ()        # categorical covariates left out to keep offer_cells bounded
     customer_unit: pd.Series | None = None      # interactions per (respondent customer, unit)
     linkage: dict[str, int] = field(default_factory=dict)
     engine: str = "duckdb"
@@ -307,6 +309,13 @@ def offer_cells_query(base: str, alias: dict[str, str], unit: str, categorical: 
                        f"FROM pop WHERE {alias[unit]} IS NOT NULL GROUP BY {group}")
 
 
+def offer_cell_count_query(base: str, alias: dict[str, str], unit: str, categorical: Sequence[str]) -> str:
+    """How many rows `offer_cells_query` would return."""
+    keys = ", ".join([alias[unit], "invited"] + [alias[c] for c in categorical])
+    return _with(base, f"SELECT COUNT(*) AS n FROM (SELECT {keys} FROM pop WHERE {alias[unit]} IS NOT NULL "
+                       f"GROUP BY {keys}) AS g")
+
+
 def customer_unit_query(base: str, alias: dict[str, str], unit: str) -> str:
     cust, u = alias["customer_id"], alias[unit]
     return _with(base, f"SELECT {cust} AS customer, {u} AS unit, COUNT(*) AS n FROM pop "
@@ -406,6 +415,9 @@ class PopulationQueries:
             out[c] = category_text(out[c])
         sort = ["unit", "invited"] + list(categorical)
         return out.sort_values(sort, kind="stable").reset_index(drop=True)
+
+    def offer_cell_count(self, unit: str, categorical: Sequence[str]) -> int:
+        return int(self.query(offer_cell_count_query(self.base, self.alias, unit, categorical))["n"][0])
 
     def customer_unit(self, unit: str) -> pd.Series:
         out = self.query(customer_unit_query(self.base, self.alias, unit))

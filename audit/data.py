@@ -8,12 +8,14 @@ and the linkage problems (orphan responses, contradictory flags) are counted for
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import pandas as pd
 
-from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQueries, PopulationSummary,
+from audit import aggregates
+from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, Cells, ColumnProfile, PopulationQueries, PopulationSummary,
                               column_kind, integral_as_int, register_frame, usable_covariates)
 from audit.claim import Claim
 from audit.engine import Engine, make_engine
@@ -119,6 +121,25 @@ def _scope(claim: Claim, unit_column: str | None, period_column: str | None) -> 
     return None, None
 
 
+def offer_covariates(q: PopulationQueries, unit: str, categorical: list[str], n_units: int,
+                     cells: Cells) -> tuple[list[str], tuple[str, ...]]:
+    """Which categorical covariates can the selective-offer model take without its unit × invited ×
+    level cells outgrowing memory? Returns (kept, left out, most levels first).
+
+    With many covariates and a large table the cells approach one per interaction (1.7 M
+    cells for 2.4 M interactions, 2,000 agents and eight segments), so the covariates with the
+    most levels are left out until at most `aggregates.OFFER_MAX_CELLS` remain. The product of
+    the level counts bounds the cells from above and spares the count on tables that fit."""
+    levels = {c: int(cells.keys[c].nunique()) for c in categorical}
+    kept, left_out = list(categorical), []
+    limit = aggregates.OFFER_MAX_CELLS
+    while kept and 2 * n_units * math.prod(levels[c] for c in kept) > limit and q.offer_cell_count(unit, kept) > limit:
+        drop = max(reversed(kept), key=levels.__getitem__)      # ties: the rightmost column
+        kept.remove(drop)
+        left_out.append(drop)
+    return kept, tuple(left_out)
+
+
 def summarise_population(population: LoadedTable | RegisteredPopulation, resp: pd.DataFrame, claim: Claim,
                          unit_column: str | None, period_column: str | None, exclude: set[str],
                          engine: Engine | None = None) -> tuple[PopulationSummary, tuple[str, ...], tuple[str, ...]]:
@@ -153,11 +174,13 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         unit = unit_column if unit_column in columns else None
         units = offer = customer_unit = None
         offer_nums: tuple[str, ...] = ()
+        left_out: tuple[str, ...] = ()
         if unit is not None and has_invited:
             units = q.units(unit)
             cats, nums = usable_covariates(cells, categorical, numeric)
             cats = [c for c in cats if c != unit and cells.keys[c].nunique() <= OFFER_MODEL_MAX_LEVELS]
             nums = [c for c in nums if c != unit]
+            cats, left_out = offer_covariates(q, unit, cats, len(units), cells)
             if cats or nums:
                 offer, offer_nums = q.offer_cells(unit, cats, nums, shift), tuple(nums)
         if unit is not None and "customer_id" in columns and "customer_id" in resp.columns:
@@ -165,7 +188,7 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
             linked=q.linked(), units=units, offer_cells=offer, offer_numeric=offer_nums,
-            customer_unit=customer_unit, linkage=counts, engine=engine.name)
+            offer_left_out=left_out, customer_unit=customer_unit, linkage=counts, engine=engine.name)
     finally:
         if own:
             engine.close()

@@ -372,6 +372,8 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
                  "evidence for the unit; fail: any suspect; warn: the claimed winner has one signal"),
         "per_unit": per_unit,
     }
+    if data.population is not None and data.population.offer_left_out:
+        details["selective_offers_covariates_left_out"] = list(data.population.offer_left_out)
     return CheckResult("score_inflation", status, TITLE, summary, statistic=float(len(suspects)),
                        p_value=float(min(p_sus)) if p_sus else None,
                        effect_size=float(max((len(s) for s in fired.values()), default=0)), details=details)

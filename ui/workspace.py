@@ -11,9 +11,10 @@ Disk. Uploads stay in memory: Streamlit keeps them there, and `keep_uploads_in_m
 stops its HTTP layer (Starlette) from spooling an upload over 1 MB into a temporary file
 of its own. What the engine writes while auditing (DuckDB's spilled rows, columnar copies)
 goes to a folder of its own inside this session's folder and is removed when the audit
-ends; the session's folder (`session_folder`) is removed when the session ends, and the
-server's folder, which holds them all, when the server stops or, after a crash, when the
-next server starts.
+ends; the session's folder (`session_folder`) is removed when Streamlit drops the session's
+state (it keeps a closed tab's session for `server.disconnectedSessionTTL`, default 120 s,
+and evicts it at its next bookkeeping after that), and the server's folder, which holds
+them all, when the server stops or, after a crash, when the next server starts.
 """
 from __future__ import annotations
 

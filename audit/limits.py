@@ -115,11 +115,9 @@ def _stored_size(source: Any) -> int | None:
             return None     # the loader reports the unreadable path
     if isinstance(source, (bytes, bytearray, memoryview)):
         return memoryview(source).nbytes
-    size = getattr(source, "size", None)           # Streamlit's UploadedFile
-    if isinstance(size, int):
-        return size
-    if hasattr(source, "getbuffer"):
-        return source.getbuffer().nbytes
+    if hasattr(source, "getbuffer"):               # io.BytesIO, Streamlit's UploadedFile
+        with source.getbuffer() as view:
+            return view.nbytes
     return None
 
 

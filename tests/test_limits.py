@@ -98,6 +98,13 @@ def test_a_file_exactly_at_both_limits_is_read():
         load_responses(RESPONSES, limits=Limits(max_bytes=RESPONSES.stat().st_size - 1))
 
 
+def test_a_data_frame_has_no_file_size_and_is_held_to_the_row_limit_only():
+    frame = pd.read_csv(RESPONSES)        # DataFrame.size counts cells, not bytes
+    assert load_responses(frame, limits=Limits(max_bytes=10)).rows_read == RESPONSE_ROWS
+    with pytest.raises(InputError, match="^data frame: 3,078 data rows, over the limit of 10 rows"):
+        load_responses(frame, limits=Limits(max_rows=10))
+
+
 def test_the_interactions_file_is_held_to_the_limits_too():
     with pytest.raises(InputError) as caught:
         run_audit(RESPONSES, SAMPLE / "interactions.csv", limits=Limits(max_rows=5000))

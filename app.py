@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from audit.limits import MB
 from ui.components import badge, md_escape
 from ui.state import current_bundle
+from ui.workspace import keep_uploads_in_memory
 
 PAGES = [
     st.Page("pages/start.py", title="Start", icon="🏁", default=True),
@@ -23,6 +25,7 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Survey credibility auditor", page_icon="🔎", layout="wide")
+keep_uploads_in_memory(st.get_option("server.maxUploadSize") * MB)
 page = st.navigation(PAGES)
 bundle = current_bundle()
 with st.sidebar:

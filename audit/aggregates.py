@@ -342,13 +342,14 @@ def usable_covariates(cells: Cells, categorical: Sequence[str], numeric: Sequenc
 
 
 def offer_model_categories(levels: dict[str, int], units: int,
-                           max_cells: int = OFFER_MODEL_MAX_CELLS) -> tuple[list[str], list[str]]:
+                           max_cells: int | None = None) -> tuple[list[str], list[str]]:
     """Which categorical covariates enter the selective-offer model, and which stay out?
 
     Its cells are unit × invited × every combination of the chosen covariates' levels, so
     their number can approach the number of interactions; covariates enter in order of
     their number of levels (fewest first, ties in table order) while units × 2 × Π levels
-    stays within `max_cells`."""
+    stays within `max_cells` (default `OFFER_MODEL_MAX_CELLS`)."""
+    max_cells = OFFER_MODEL_MAX_CELLS if max_cells is None else max_cells
     chosen, left_out, size = [], [], 2 * max(units, 1)
     for c in sorted(levels, key=lambda c: levels[c]):
         if size * levels[c] <= max_cells:

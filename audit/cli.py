@@ -1,5 +1,5 @@
 """Command line: `python -m audit run RESPONSES [--population POP] [--claim CLAIM.json]
-[--mapping MAP.json] [--out DIR] [--format json,csv,html]`.
+[--mapping MAP.json] [--out DIR] [--format json,csv,html] [--max-bytes SIZE] [--max-rows N]`.
 
 Exit codes (SPEC): 0 the audit ran (whatever the score), 2 unusable input (one line on
 stderr naming file, row/column and what was expected), 1 internal error.
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from audit.errors import InputError
+from audit.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, Limits, human_bytes, parse_bytes
 
 EPILOG = """examples:
   python -m audit run sample_data/contact_center/responses.csv \\
@@ -45,10 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                      help="where the interactions table is aggregated: embedded DuckDB (default) or Spark "
                           "(the active session, else the master in --spark-master; needs pyspark)")
+    run.add_argument("--max-bytes", type=_size, default=DEFAULT_MAX_BYTES, metavar="SIZE",
+                     help=f"largest input file read into memory, e.g. 512MB or 2GB; 0 = no limit "
+                          f"(default {human_bytes(DEFAULT_MAX_BYTES)}; XLSX/Parquet counted uncompressed; "
+                          f"a plain CSV/Parquet interactions file of 64 MB or more is streamed, not limited)")
+    run.add_argument("--max-rows", type=_rows, default=DEFAULT_MAX_ROWS, metavar="N",
+                     help=f"most data rows in an input file read into memory; 0 = no limit "
+                          f"(default {DEFAULT_MAX_ROWS:,})")
     run.add_argument("--spark-master", default=None, metavar="URL",
                      help='Spark master for --engine spark, e.g. "local[4]", "spark://host:7077", "yarn" '
                           "(default: an active session, else local[2])")
     return parser
+
+
+def _size(text: str) -> int | None:
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rows(text: str) -> int | None:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows")
+    return int(text) or None
 
 
 def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
@@ -84,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             report = run_audit(args.responses, args.population, args.claim, mapping,
                                seed=DEFAULT_SEED if args.seed is None else args.seed, engine=engine,
-                               keep_pii=args.keep_pii)
+                               keep_pii=args.keep_pii,
+                               limits=Limits(args.max_bytes, args.max_rows, raise_bytes="--max-bytes",
+                                             raise_rows="--max-rows"))
         finally:
             if not isinstance(engine, str):
                 engine.close()

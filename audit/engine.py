@@ -51,7 +51,11 @@ class Engine(Protocol):
 
 @dataclass
 class DuckDBEngine:
-    """Embedded DuckDB: in-process, spills to a private temporary directory past `memory_limit`."""
+    """Embedded DuckDB: in-process, spills to a private temporary directory past `memory_limit`.
+
+    Every file it writes (spilled intermediate results, `materialise`d copies) is in one
+    folder of its own, created under `temp_directory` (default: the system's temporary
+    folder) and removed by `close`."""
 
     memory_limit: str = "512MB"
     threads: int | None = None
@@ -72,8 +76,10 @@ class DuckDBEngine:
             self._con.execute(f"SET threads = {int(self.threads)}")
         # file reading and the columnar copy (materialise) use them all
         self._threads = int(self._con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        if self.temp_directory:
-            self._con.execute(f"SET temp_directory = '{_quoted(self.temp_directory)}'")
+        # DuckDB's own default for an in-memory database is ".tmp" in the current directory,
+        # where the spilled rows of every audit run from there would meet
+        self._workdir = tempfile.mkdtemp(prefix="audit-duckdb-", dir=self.temp_directory)
+        self._con.execute(f"SET temp_directory = '{_quoted(str(Path(self._workdir) / 'spill'))}'")
 
     def register(self, table: str, frame: pd.DataFrame) -> None:
         self._con.register(table, frame)
@@ -102,8 +108,6 @@ class DuckDBEngine:
         return '"' + str(name).replace('"', '""') + '"'
 
     def materialise(self, table: str, sql: str) -> None:
-        if self._workdir is None:
-            self._workdir = tempfile.mkdtemp(prefix="audit-duckdb-", dir=self.temp_directory)
         target = _quoted(str(Path(self._workdir) / f"{table}.parquet"))
         self._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{target}')")

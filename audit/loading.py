@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import InputError
+from audit.limits import Limits
 
 RESPONSE_FIELDS: tuple[str, ...] = ("score", "response_id", "interaction_id", "customer_id", "agent_id",
                                     "submitted_at", "interaction_at", "duration_s")
@@ -729,7 +730,16 @@ def _read(source: Any, name: str | None) -> _Raw:
     return _build_raw(rows, numbers, name, sha, notes, delim != ",")
 
 
-def read_table(source: Any, *, name: str | None = None) -> tuple[pd.DataFrame, str, str | None, tuple[str, ...]]:
+def _read_within(source: Any, name: str | None, limits: Limits) -> _Raw:
+    """`_read`, refusing a file over `limits`: by its size before it is read, by its rows after."""
+    limits.check_source(source, _source_name(source, name))
+    raw = _read(source, name)
+    limits.check_rows(len(raw.frame), raw.name)
+    return raw
+
+
+def read_table(source: Any, *, name: str | None = None,
+               limits: Limits = Limits()) -> tuple[pd.DataFrame, str, str | None, tuple[str, ...]]:
     """Read a survey file into raw string cells, with its header row(s) resolved.
 
     Answers: what are the rows and columns of this upload, whatever its format?
@@ -741,9 +751,10 @@ def read_table(source: Any, *, name: str | None = None) -> tuple[pd.DataFrame, s
     Returns ``(frame, export_format, sha256, notes)``: every cell a string ("" when
     empty, no type guessing), the index the source row number as a spreadsheet shows
     it (header = 1), blank rows skipped (and said in ``notes``). For raw exports,
-    ``frame.attrs["questions"]`` maps each column to its question text.
+    ``frame.attrs["questions"]`` maps each column to its question text. A file over
+    `limits` (`audit.limits`) raises `InputError`.
     """
-    raw = _read(source, name)
+    raw = _read_within(source, name, limits)
     frame = raw.frame.copy()
     frame.attrs["questions"] = dict(raw.questions)
     return frame, raw.export_format, raw.sha256, raw.notes
@@ -1354,7 +1365,8 @@ def _missing_field_error(raw: _Raw, fld: str, kind: str) -> InputError:
 
 
 def load_responses(source: Any, *, mapping: Mapping[str, str] | None = None,
-                   scale: tuple[int, int] | None = None, name: str | None = None) -> LoadedTable:
+                   scale: tuple[int, int] | None = None, name: str | None = None,
+                   limits: Limits = Limits()) -> LoadedTable:
     """Load the responses table: one row per survey response, with a usable score.
 
     Answers: which responses can the audit use, on which scale, and why was each other
@@ -1362,9 +1374,10 @@ def load_responses(source: Any, *, mapping: Mapping[str, str] | None = None,
     answer label, "offered, not answered" (Zendesk), off the scale, or (on an inferred
     scale) between two scale points; every other problem (unreadable dates, negative or
     non-numeric durations) is flagged and the row kept. Duplicated responses are kept:
-    `duplicate_responses` reports them. Scores are float64 in scale points.
+    `duplicate_responses` reports them. Scores are float64 in scale points. A file over
+    `limits` (`audit.limits`) raises `InputError`.
     """
-    raw = _read(source, name)
+    raw = _read_within(source, name, limits)
     chosen, notes = _resolve_mapping(raw, "responses", mapping)
     notes = list(raw.notes) + notes
     if "score" not in chosen:
@@ -1442,14 +1455,15 @@ def _flags(series: pd.Series, header: str, rows: np.ndarray, keep: np.ndarray, f
 
 
 def load_population(source: Any, *, mapping: Mapping[str, str] | None = None,
-                    name: str | None = None) -> LoadedTable:
+                    name: str | None = None, limits: Limits = Limits()) -> LoadedTable:
     """Load the population table: one row per interaction in scope (the frame of the survey).
 
     Answers: which interactions could have been surveyed, and which were invited and
     answered? Rows are dropped only when the interaction id is missing or repeats an
-    earlier row (the first is kept). ``invited``/``responded`` become int8 0/1.
+    earlier row (the first is kept). ``invited``/``responded`` become int8 0/1. A file over
+    `limits` (`audit.limits`) raises `InputError`.
     """
-    raw = _read(source, name)
+    raw = _read_within(source, name, limits)
     chosen, notes = _resolve_mapping(raw, "population", mapping)
     notes = list(raw.notes) + notes
     if "interaction_id" not in chosen:

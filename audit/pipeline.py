@@ -18,6 +18,7 @@ from audit.claim import Claim, load_claim
 from audit.data import AuditData, claim_population_size, claim_responses, prepare
 from audit.headline import MetricResult, headline_metric
 from audit.engine import Engine, make_engine
+from audit.limits import Limits
 from audit.loading import LoadedTable, load_population, load_responses
 from audit.pii import PiiScan, scan_audit_data
 from audit.population_file import RegisteredPopulation, open_population_file
@@ -112,7 +113,8 @@ def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int)
 def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping: Mapping[str, Any] | None = None,
               *, seed: int = DEFAULT_SEED, n_simulations: int = 10_000,
               responses_name: str | None = None, population_name: str | None = None,
-              engine: str | Engine = "duckdb", keep_pii: bool = False) -> AuditReport:
+              engine: str | Engine = "duckdb", keep_pii: bool = False,
+              limits: Limits = Limits()) -> AuditReport:
     """Audit a survey export.
 
     `responses`/`population`: a path, bytes, an uploaded file object or a DataFrame.
@@ -122,20 +124,23 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     aggregated, "duckdb" (embedded, default), "spark" (a local or the active Spark session)
     or an `audit.engine.Engine`. `keep_pii`: leave e-mail addresses, phone numbers and
     person names in `to_dict()` and the exports (by default they are hashed or redacted,
-    see `audit.pii`). Raises `InputError` on unusable input.
+    see `audit.pii`). `limits`: the largest file the loader may hold in memory
+    (`audit.limits`; an interactions file DuckDB streams is not held). Raises `InputError`
+    on unusable input, a file over `limits` included.
     """
     claim_obj = claim if isinstance(claim, Claim) else load_claim(
         claim, name=None if claim is None or isinstance(claim, (str, Path)) else "claim")
     resp_map, pop_map = _split_mapping(mapping)
     resp_table = load_responses(responses, mapping=resp_map or None,
                                 scale=tuple(int(v) for v in claim_obj.scale) if claim_obj.scale else None,
-                                name=responses_name)
+                                name=responses_name, limits=limits)
     sql = make_engine(engine) if isinstance(engine, str) else engine
     try:
         pop_table = None
         if population is not None:
             pop_table = (open_population_file(population, sql, mapping=pop_map or None, name=population_name)
-                         or load_population(population, mapping=pop_map or None, name=population_name))
+                         or load_population(population, mapping=pop_map or None, name=population_name,
+                                            limits=limits))
         data = prepare(resp_table, pop_table, claim_obj, engine=sql)
     finally:
         if isinstance(engine, str):

@@ -66,4 +66,4 @@ if bundle is not None:
         if not frame.empty:
             with st.expander(f"Rows behind “{check['title']}” ({len(frame)})"):
                 st.dataframe(frame, width="stretch", hide_index=True, key=f"rows-{check_id}")
-                rows_download(frame, f"Download these rows (CSV)", f"{check_id}_rows.csv", key=f"dl-{check_id}")
+                rows_download(frame, "Download these rows (CSV)", f"{check_id}_rows.csv", key=f"dl-{check_id}")

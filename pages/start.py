@@ -9,9 +9,10 @@ import streamlit as st
 
 from audit import InputError
 from audit.claim import CLAIM_TYPES, parse_claim
+from audit.limits import Limits, human_bytes
 from audit.loading import POPULATION_FIELDS, RESPONSE_FIELDS, detect_mapping, read_table
 from ui.components import md_escape
-from ui.state import SAMPLE_LABEL, AuditInputs, sample_inputs, start_audit
+from ui.state import SAMPLE_LABEL, AuditInputs, current_limits, sample_inputs, start_audit
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 NOT_MAPPED = "(detect automatically)"
@@ -38,9 +39,9 @@ CLAIM_TYPE_HELP = {"level": "a published level, e.g. 96 % satisfied",
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def file_preview(data: bytes, name: str) -> tuple[list[str], pd.DataFrame, str]:
-    """Headers, the first rows and the export format of an upload (raises InputError)."""
-    frame, export_format, _, _ = read_table(data, name=name)
+def file_preview(data: bytes, name: str, limits: Limits) -> tuple[list[str], pd.DataFrame, str]:
+    """Headers, the first rows and the export format of an upload (raises InputError, over `limits` too)."""
+    frame, export_format, _, _ = read_table(data, name=name, limits=limits)
     return [str(c) for c in frame.columns], frame.head(5), export_format
 
 
@@ -116,9 +117,9 @@ def claim_form(headers: list[str]) -> dict[str, Any] | None:
     return claim
 
 
-def preview(upload, key: str) -> list[str] | None:
+def preview(upload, key: str, limits: Limits) -> list[str] | None:
     try:
-        headers, head, export_format = file_preview(upload.getvalue(), upload.name)
+        headers, head, export_format = file_preview(upload.getvalue(), upload.name, limits)
     except InputError as exc:
         st.error(f"**{md_escape(upload.name)} cannot be read.** {md_escape(exc)}")
         return None
@@ -139,8 +140,8 @@ st.markdown("Checks whether a published customer-satisfaction figure or award de
 
 with st.container(border=True):
     st.subheader("Try the sample audit")
-    st.caption(f"A realistic contact center (20,000 interactions, 3,078 survey responses) with planted "
-               f"problems, documented in sample_data/README.md.")
+    st.caption("A realistic contact center (20,000 interactions, 3,078 survey responses) with planted "
+               "problems, documented in sample_data/README.md.")
     which = st.selectbox("Published claim to audit", list(SAMPLE_CLAIMS), key="sample_claim")
     if st.button("Try the sample audit", type="primary", key="try_sample"):
         inputs = sample_inputs(SAMPLE_CLAIMS[which])
@@ -149,24 +150,28 @@ with st.container(border=True):
         run_and_open(inputs)
 
 st.subheader("Audit your own survey")
+limits = current_limits()
+per_file = (f" Up to {human_bytes(limits.max_bytes)}" if limits.max_bytes else " No size limit") + (
+    f" and {limits.max_rows:,} rows per file." if limits.max_rows else ", no row limit.")
 left, right = st.columns(2)
 responses = left.file_uploader("Survey responses (required)", type=UPLOAD_TYPES, key="responses_file",
                                help="CSV (any delimiter, UTF-8 or Latin-1), Excel or Parquet; raw Qualtrics, "
-                                    "SurveyMonkey and Zendesk CSAT exports are recognised.")
+                                    "SurveyMonkey and Zendesk CSAT exports are recognised." + per_file)
 population = right.file_uploader("All interactions the surveys were drawn from (optional, recommended)",
                                  type=UPLOAD_TYPES, key="population_file",
                                  help="One row per call/chat/ticket, with invited/responded flags and "
                                       "covariates (channel, resolved, handle time…). Without it, sampling and "
-                                      "non-response bias cannot be checked and the score is capped at 79.")
+                                      "non-response bias cannot be checked and the score is capped at 79."
+                                      + per_file)
 if responses is None:
     st.caption("Upload a responses file to map its columns and describe the claim.")
 else:
     with left:
-        resp_headers = preview(responses, "responses")
+        resp_headers = preview(responses, "responses", limits)
     pop_headers = None
     if population is not None:
         with right:
-            pop_headers = preview(population, "population")
+            pop_headers = preview(population, "population", limits)
     if resp_headers is not None and (population is None or pop_headers is not None):
         st.markdown("**Column mapping** — detected automatically; correct it where needed.")
         m1, m2 = st.columns(2)

@@ -27,7 +27,9 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -122,13 +124,12 @@ def sync_playwright():
     return sync_playwright
 
 
-@pytest.fixture(scope="module")
-def app_url(sync_playwright):
-    """A `streamlit run app.py` server on a free local port, always terminated afterwards."""
-    ARTIFACTS.mkdir(exist_ok=True)
+@contextmanager
+def running_app(log_path: Path) -> Iterator[str]:
+    """A `streamlit run app.py` server on a free local port (its output in `log_path`), always
+    terminated afterwards; yields its URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = ARTIFACTS / "streamlit.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -145,6 +146,14 @@ def app_url(sync_playwright):
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+@pytest.fixture(scope="module")
+def app_url(sync_playwright, request):
+    """One server per test module, its log in tests/artifacts/<module>.streamlit.log."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_app(ARTIFACTS / f"{request.module.__name__}.streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

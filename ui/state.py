@@ -2,11 +2,13 @@
 
 The audit itself is cached by content (`st.cache_data` on the uploaded bytes, the claim and
 the mapping), so moving between pages never re-runs it and two sessions only share a
-cached report when they uploaded byte-identical files. Nothing uploaded is written to disk.
+cached report when they uploaded byte-identical files. Nothing uploaded is written to disk;
+the engine's temporary files go to this session's folder (`ui.workspace`).
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +17,12 @@ from typing import Any
 import streamlit as st
 
 from audit import InputError, run_audit
+from audit.engine import DuckDBEngine
+from audit.limits import Limits
 from audit.pipeline import AuditReport
 from audit.render import findings_csv, report_json
 from ui.components import md_escape
+from ui.workspace import app_limits, session_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "contact_center"
@@ -58,14 +63,30 @@ def sample_inputs(claim_file: str = "claim.json") -> AuditInputs:
                        claim=(SAMPLE / claim_file).read_text(encoding="utf-8"), mapping="{}", label=SAMPLE_LABEL)
 
 
+def current_limits() -> Limits:
+    """The limits every upload is held to (`ui.workspace.app_limits`); a malformed row setting
+    is reported and the default row limit used."""
+    upload_mb = st.get_option("server.maxUploadSize")
+    try:
+        return app_limits(upload_mb, os.environ)
+    except ValueError as exc:
+        st.error(f"**Server setting ignored.** {md_escape(exc)}; the default row limit applies.")
+        return app_limits(upload_mb, {})
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def audited(inputs: AuditInputs) -> Bundle:
-    """Run the engine once per distinct input (raises `InputError` on unusable input)."""
+def audited(inputs: AuditInputs, limits: Limits, _workdir: str) -> Bundle:
+    """Run the engine once per distinct input and limits (raises `InputError` on unusable input),
+    its temporary files under `_workdir` (not part of the cache key)."""
     start = time.perf_counter()
     claim = json.loads(inputs.claim)
-    report = run_audit(inputs.responses, inputs.population, claim if claim else None,
-                       mapping=json.loads(inputs.mapping) or None,
-                       responses_name=inputs.responses_name, population_name=inputs.population_name)
+    engine = DuckDBEngine(temp_directory=_workdir)
+    try:
+        report = run_audit(inputs.responses, inputs.population, claim if claim else None,
+                           mapping=json.loads(inputs.mapping) or None, engine=engine, limits=limits,
+                           responses_name=inputs.responses_name, population_name=inputs.population_name)
+    finally:
+        engine.close()
     return Bundle(report=report, data=report.to_dict(), json=report_json(report), csv=findings_csv(report),
                   seconds=time.perf_counter() - start, label=inputs.label)
 
@@ -78,7 +99,7 @@ def start_audit(inputs: AuditInputs) -> Bundle | None:
     with st.status(f"Auditing {inputs.label} ({size / 1e6:.1f} MB)…", expanded=False) as status:
         status.write("Reading and mapping the files, then running the 16 checks…")
         try:
-            bundle = audited(inputs)
+            bundle = audited(inputs, current_limits(), str(session_folder()))
         except InputError as exc:
             status.update(label="The audit could not run on these files", state="error", expanded=True)
             st.error(f"**Unusable input.** {md_escape(exc)}")
@@ -102,7 +123,7 @@ def current_bundle() -> Bundle | None:
     if shown is not None and shown[0] is inputs:
         return shown[1]
     try:
-        bundle = audited(inputs)
+        bundle = audited(inputs, current_limits(), str(session_folder()))
     except InputError:       # shown when it was started; forget it
         st.session_state.pop(KEY, None)
         return None

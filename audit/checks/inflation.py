@@ -366,14 +366,14 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
         "signals_not_testable": untested,
         "units": int(len(table)),
         "response_rate_between_unit_variance": response_tau2,
-        "selective_offer_covariates_left_out": list(data.population.offer_left_out)
-        if data.population is not None else [],
         "rule": (f"a unit is a suspect when signals from at least {MIN_SOURCES} different sources of data fire "
                  f"({', '.join(sorted(set(SOURCE.values())))}); statistical signals fire at "
                  f"Holm-adjusted p < {ALPHA} across units, the others when their own check found material "
                  "evidence for the unit; fail: any suspect; warn: the claimed winner has one signal"),
         "per_unit": per_unit,
     }
+    if data.population is not None and data.population.offer_left_out:
+        details["selective_offers_covariates_left_out"] = list(data.population.offer_left_out)
     return CheckResult("score_inflation", status, TITLE, summary, statistic=float(len(suspects)),
                        p_value=float(min(p_sus)) if p_sus else None,
                        effect_size=float(max((len(s) for s in fired.values()), default=0)), details=details)

@@ -47,6 +47,9 @@ class Claim:
         if metric == "top2box":
             value = _as_share(value, "value", difference=self.type == "change")
             benchmark = _as_share(benchmark, "benchmark", difference=False)
+        elif metric == "nps":
+            _check_nps(value, "value", difference=self.type == "change")
+            _check_nps(benchmark, "benchmark", difference=False)
         return Claim(**{**self.__dict__, "metric": metric, "scale": tuple(scale), "title": title,
                         "value": value, "benchmark": benchmark})
 
@@ -77,6 +80,14 @@ def _as_share(value: float | None, key: str, *, difference: bool) -> float | Non
         raise InputError(f"a top-box share of {value:g} is impossible", file="claim", column=key,
                          expected="a share between 0 and 1 (or a percentage)")
     return value
+
+
+def _check_nps(points: float | None, key: str, *, difference: bool) -> None:
+    """An NPS lies in -100..100 points, a change of it in -200..200."""
+    limit = 200 if difference else 100
+    if points is not None and not -limit <= points <= limit:
+        raise InputError(f"an NPS {'change ' if difference else ''}of {points:g} points is impossible", file="claim",
+                         column=key, expected=f"points between -{limit} and {limit}")
 
 
 def strip_json_comments(text: str) -> str:

@@ -228,8 +228,8 @@ def two_means(x1: ArrayLike, x2: ArrayLike, *, alternative: str = "two-sided") -
     Units: scale points of the rating.
     """
     _check_alternative(alternative)
-    a = _as_sample(x1, "x1", minimum=2)
-    b = _as_sample(x2, "x2", minimum=2)
+    a = _as_sample(x1, "the claimed group", minimum=2)
+    b = _as_sample(x2, "the reference group", minimum=2)
     n1, n2 = a.size, b.size
     var1, var2 = a.var(ddof=1) / n1, b.var(ddof=1) / n2
     if var1 + var2 == 0.0:
@@ -269,7 +269,7 @@ def mean_vs_benchmark(x: ArrayLike, benchmark: float, *, alternative: str = "gre
     Units: scale points of the rating.
     """
     _check_alternative(alternative)
-    a = _as_sample(x, "x", minimum=2)
+    a = _as_sample(x, "the sample", minimum=2)
     if not math.isfinite(float(benchmark)):
         raise InputError(f"benchmark mean {benchmark!r} is not a finite number",
                          expected="a finite benchmark on the rating scale")
@@ -307,8 +307,8 @@ def two_nps(scores1: ArrayLike, scores2: ArrayLike, *, alternative: str = "two-s
     cross-check (its SE uses n − 1, so it is slightly larger). Units: NPS points (×100).
     """
     _check_alternative(alternative)
-    nps1, var1, n1 = _nps_and_variance(scores1, "scores1")
-    nps2, var2, n2 = _nps_and_variance(scores2, "scores2")
+    nps1, var1, n1 = _nps_and_variance(scores1, "the claimed group")
+    nps2, var2, n2 = _nps_and_variance(scores2, "the reference group")
     se = math.sqrt(var1 + var2)
     if se == 0.0:
         raise InputError("both groups fall entirely in one NPS category; the z test is undefined",
@@ -343,7 +343,7 @@ def nps_vs_benchmark(
     if not -100.0 <= benchmark_points <= 100.0:
         raise InputError(f"benchmark NPS {benchmark_points!r} is outside [-100, 100]",
                          expected="NPS points between -100 and 100")
-    nps, variance, n = _nps_and_variance(scores, "scores")
+    nps, variance, n = _nps_and_variance(scores, "the sample")
     se = math.sqrt(variance)
     if se == 0.0:
         raise InputError("every respondent falls in one NPS category; the z test is undefined",
@@ -420,7 +420,7 @@ def _as_sample(values: ArrayLike, name: str, *, minimum: int) -> np.ndarray:
         raise InputError(f"{name} holds missing or infinite values",
                          expected="finite ratings (drop missing responses first)")
     if a.size < minimum:
-        raise InputError(f"{name} has {a.size} responses", expected=f"at least {minimum}")
+        raise InputError(f"{name} has {a.size} response(s)", expected=f"at least {minimum}")
     return a
 
 

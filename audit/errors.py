@@ -37,4 +37,6 @@ class InputError(ValueError):
         text = self.message
         if self.expected:
             text = f"{text} (expected {self.expected})"
-        return f"{', '.join(where)}: {text}" if where else text
+        text = f"{', '.join(where)}: {text}" if where else text
+        # one line (SPEC): a header or a library's message quoted in it may hold line breaks
+        return " ".join(text.splitlines())

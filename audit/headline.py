@@ -65,6 +65,8 @@ def metric_interval(scores: pd.Series | np.ndarray, metric: str, scale: tuple[fl
         return wilson_interval(k, n, population_size=population_size)
     if metric == "nps":
         return nps_interval(values, population_size=population_size)
+    if values.size < 2:      # one response: its score, but no spread for an interval
+        return Interval(float(values.mean()), np.nan, np.nan, np.nan, int(values.size), CI_METHODS["mean"])
     return mean_interval(values, population_size=population_size)
 
 

@@ -271,7 +271,7 @@ def _cell_text(value: Any) -> str:
     try:
         if pd.isna(value):
             return ""
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):   # arrays; Decimal('sNaN') raises InvalidOperation
         pass
     return str(value)
 
@@ -353,9 +353,15 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+# Appended to the text before parsing: it comes back as a record of its own unless the file
+# ends inside a quoted cell, which the csv module then silently runs to the end of the file.
+_END = "\x1e\x1f end of file \x1f\x1e"
+
+
 def _csv_grid(text: str, name: str) -> tuple[list[list[str]], list[int], str]:
     delim = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    end = _END if text.endswith(("\n", "\r")) else "\n" + _END
+    reader = csv.reader(io.StringIO(text + end, newline=""), delimiter=delim)
     rows: list[list[str]] = []
     try:
         for record in reader:
@@ -363,6 +369,11 @@ def _csv_grid(text: str, name: str) -> tuple[list[list[str]], list[int], str]:
     except csv.Error as exc:
         raise InputError(f"the file cannot be read as delimited text ({exc})", file=name, row=len(rows) + 1,
                          expected="a CSV with balanced quotes") from exc
+    if rows[-1] != [_END]:
+        # every line after the quote would be one cell, and those rows would vanish from the ledger
+        raise InputError("a quote opened in this row is never closed", file=name, row=len(rows),
+                         expected="a CSV with balanced quotes")
+    rows.pop()
     # a spreadsheet shows each record (even one with embedded newlines) as one row
     return rows, list(range(1, len(rows) + 1)), delim
 
@@ -439,15 +450,23 @@ def _parquet_grid(data: bytes, name: str) -> tuple[list[list[str]], list[int]] |
 
     try:
         table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:   # pyarrow.lib.ArrowInvalid, OSError, ... for damaged files
+        names = table.column_names         # decoded lazily: a damaged name fails here, not on read
+        columns = table.columns
+    except Exception as exc:   # pyarrow.lib.ArrowInvalid, OSError, UnicodeDecodeError, ... for damaged files
         raise InputError(f"the Parquet file cannot be opened ({type(exc).__name__}: {exc})", file=name,
                          expected="a Parquet file written by pandas/pyarrow/Spark") from None
-    texts = [_arrow_cell_texts(c) for c in table.columns]
-    headers = [h.strip().lstrip("\ufeff") for h in table.column_names]
+    texts = []
+    for header, column in zip(names, columns):
+        try:
+            texts.append(_arrow_cell_texts(column))
+        except (pa.ArrowException, UnicodeDecodeError) as exc:     # e.g. text that is not UTF-8
+            raise InputError(f"a column of the Parquet file cannot be read ({type(exc).__name__}: {exc})",
+                             file=name, column=header, expected="a Parquet file written by pandas/pyarrow/Spark") from None
+    headers = [h.strip().lstrip("\ufeff") for h in names]
     plain = (table.num_rows > 0 and _plain_columns(headers, [pa.array(t, type=pa.string()) for t in texts])
              and _detect_layout([headers] + [[t[i] for t in texts] for i in range(min(2, table.num_rows))]) == "table")
     if not plain:
-        return _columns_grid(table.column_names, texts)
+        return _columns_grid(names, texts)
     headers, notes = _unique_headers(headers)
     frame = pd.DataFrame({h: pd.array(t, dtype="str") for h, t in zip(headers, texts)})
     frame.index = pd.Index(np.arange(2, len(frame) + 2), dtype="int64", name=SOURCE_ROW)
@@ -663,6 +682,11 @@ def _fast_delimited(data: bytes, name: str, sha: str) -> _Raw | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
     if table.num_columns != width or table.num_rows < 2:
+        return None
+    # a quote never closed runs to the end of the file as one cell of the last row: the careful
+    # path tells that from a last cell that really holds a line break
+    last_row = table.slice(table.num_rows - 1).to_pylist()[0].values()
+    if any("\n" in cell or "\r" in cell for cell in last_row):
         return None
     headers = [str(table.column(j)[0].as_py()).strip().lstrip("\ufeff") for j in range(width)]
     table = table.slice(1)
@@ -950,7 +974,7 @@ def _to_float(text: pd.Series) -> np.ndarray:
 
 
 def _numbers(text: pd.Series, decimal_comma: bool) -> tuple[pd.Series, bool]:
-    """Float value of each cell (NaN where not a plain number) and whether a decimal comma was read."""
+    """Float value of each cell (NaN where not a plain, finite number) and whether a decimal comma was read."""
     plain = text.str.match(_NUMBER.pattern)
     values = pd.Series(np.nan, index=text.index, dtype="float64")
     if plain.any():
@@ -961,7 +985,9 @@ def _numbers(text: pd.Series, decimal_comma: bool) -> tuple[pd.Series, bool]:
         if comma.any():
             values[comma] = _to_float(text[comma].str.replace(",", ".", regex=False))
             used_comma = True
-    return values, used_comma
+    # a literal that overflows (1e400) is no usable number: it is read as any other stray text,
+    # as "inf" already is (an infinite covariate or duration has no mean, no level to print)
+    return values.where(np.isfinite(values)), used_comma
 
 
 @dataclass(frozen=True)

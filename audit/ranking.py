@@ -490,15 +490,33 @@ def probability_best_beta(alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
     keep, lower, upper = _contenders(q[:, 0], q[:, -1])
     al, be = al_all[keep], be_all[keep]
     log_norm = special.betaln(al, be)
+    # A shape below 1 (a unit with no failures under an EB prior with b < 1) puts an
+    # integrable singularity at 0 or 1, where adaptive quadrature bisects for minutes. In
+    # s with t = 1 − (1 − s^p)^r (p = 1/min α, r = 1/min β when below 1, else 1: t = s)
+    # every density times dt/ds stays bounded.
+    p, r = 1.0 / min(1.0, float(al.min())), 1.0 / min(1.0, float(be.min()))
 
-    def log_pdf(t: float) -> np.ndarray:
-        return (al - 1) * np.log(t) + (be - 1) * np.log1p(-t) - log_norm
+    def to_s(t: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            u = t if r == 1 else -np.expm1(np.log1p(-np.asarray(t, dtype=float)) / r)
+        return u ** (1.0 / p)
 
-    def log_cdf(t: float) -> np.ndarray:
-        return np.log(special.betainc(al, be, t))
+    def t_of(s: float) -> float:
+        return s ** p if r == 1 else -np.expm1(r * np.log1p(-s ** p))
+
+    def log_pdf(s: float) -> np.ndarray:
+        log_1mt = r * np.log1p(-s ** p)                           # log(1 − t), exact near t = 1
+        log_t = p * np.log(s) if r == 1 else np.log(t_of(s))
+        log_jacobian = (np.log(p * r) + ((p - 1) * np.log(s) if p != 1 else 0.0)
+                        + ((r - 1) * np.log1p(-s ** p) if r != 1 else 0.0))
+        return (al - 1) * log_t + (be - 1) * log_1mt - log_norm + log_jacobian
+
+    def log_cdf(s: float) -> np.ndarray:
+        return np.log(special.betainc(al, be, t_of(s)))
 
     out = np.zeros(al_all.size)
-    out[keep] = _probability_best(log_pdf, log_cdf, lower, upper, [float(v) for v in q[keep, 1:-1].ravel()])
+    out[keep] = _probability_best(log_pdf, log_cdf, float(to_s(lower)), float(to_s(upper)),
+                                  [float(v) for v in to_s(q[keep, 1:-1]).ravel()])
     return out
 
 

@@ -314,13 +314,15 @@ def weighted_moments(frame: pd.DataFrame, categorical: Sequence[str], numeric: S
                             tuple(categorical) + tuple(numeric))
 
 
-def asmd_from_moments(sample: CovariateMoments, target: CovariateMoments) -> tuple[pd.Series, pd.Series]:
+def asmd_from_moments(sample: CovariateMoments, target: CovariateMoments, *,
+                      fallback: CovariateMoments | None = None) -> tuple[pd.Series, pd.Series]:
     """`asmd_summary` (target SD) from the moments of the two groups: per entry and per covariate,
     each closed by "mean(asmd)".
 
     A level present in one group only has share 0 in the other; a zero target SD leaves the
-    entry undefined (NaN, counting as 0 in the means), as in balance. Entries are ordered by
-    covariate (the sample's order), levels sorted as text.
+    entry undefined (NaN, counting as 0 in the means), as in balance, unless `fallback` (e.g.
+    both groups together) has a positive SD for it, which then stands in. Entries are ordered
+    by covariate (the sample's order), levels sorted as text.
     """
     values, owner = {}, {}
     for column in sample.covariates:
@@ -328,6 +330,8 @@ def asmd_from_moments(sample: CovariateMoments, target: CovariateMoments) -> tup
                        key=lambda n: (n != column, n))
         for name in names:
             sd = float(target.sd.get(name, 0.0))
+            if not sd > 0 and fallback is not None:
+                sd = float(fallback.sd.get(name, 0.0))
             diff = float(sample.mean.get(name, 0.0)) - float(target.mean.get(name, 0.0))
             values[name] = abs(diff) / sd if sd > 0 else np.nan
             owner[name] = column

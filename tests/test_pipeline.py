@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from audit import InputError, run_audit
+from audit.pipeline import DEFAULT_SEED
 from audit.render import findings_csv, report_html, report_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +93,26 @@ def test_row_ledger_balances(sample_dict):
 def test_same_inputs_give_a_byte_identical_report(sample_report):
     again = run_audit(SAMPLE / "responses.csv", SAMPLE / "interactions.csv", SAMPLE / "claim.json")
     assert report_json(again) == report_json(sample_report)
+
+
+def test_cli_report_is_byte_identical_across_processes_hash_seeds_and_folders(tmp_path, sample_report):
+    # two processes with different string hashing (PYTHONHASHSEED), working directories, relative
+    # vs absolute paths and output folders write the same bytes as this process's report
+    runs = []
+    for hash_seed, cwd, out in (("0", tmp_path / "a", "out"), ("4242", tmp_path / "b", tmp_path / "b" / "x" / "y")):
+        cwd.mkdir()
+        inputs = [os.path.relpath(SAMPLE / f, cwd) if hash_seed == "0" else str(SAMPLE / f)
+                  for f in ("responses.csv", "interactions.csv", "claim.json")]
+        command = [sys.executable, "-m", "audit", "run", inputs[0], "--population", inputs[1], "--claim", inputs[2],
+                   "--out", str(out), "--format", "json"]
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        runs.append((subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True), cwd / out))
+    written = []
+    for process, out in runs:
+        assert process.wait(timeout=300) == 0, process.stderr.read()
+        written.append((out / "report.json").read_bytes())
+    assert written[0] == written[1] == report_json(sample_report).encode("utf-8")
+    assert json.loads(written[0])["audit"]["seed"] == DEFAULT_SEED      # the seed is in the report
 
 
 def test_planted_sample_is_not_credible_and_names_the_planted_flaws(sample_report):

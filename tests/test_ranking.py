@@ -2,6 +2,8 @@
 funnel limits and overdispersion (METHODS §7)."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
@@ -23,6 +25,7 @@ from audit.ranking import (
     overdispersion,
     pooled_unit_variances,
     probability_best,
+    probability_best_beta,
     probability_best_normal,
     rank_confidence_sets,
     tau_best_set,
@@ -338,6 +341,25 @@ def test_probability_best_agrees_with_posterior_simulation(prior):
     assert mc[[0, 7, 10]] == pytest.approx([0.1708, 0.2318, 0.2360], abs=5e-4)
     se = np.sqrt(mc * (1 - mc) / 200_000)
     assert np.all(np.abs(probability_best(Y, N, prior.a, prior.b) - mc) <= 4 * se + 1e-6)
+
+
+@pytest.mark.parametrize("alpha,beta", [
+    # the posteriors of tests/test_fuzz.py's "mixed types in the score column": units without a
+    # failure under an EB prior with b < 1 (this took 33 s before the change of variable)
+    ([11.3116772, 6.3116772, 11.3116772, 6.3116772], [0.36112766, 5.36112766, 0.36112766, 5.36112766]),
+    ([0.4, 3.0, 2.0], [2.0, 0.7, 3.0]),             # a shape below 1 at each end
+])
+def test_probability_best_with_a_shape_below_one_is_quick_and_exact(alpha, beta):
+    # reference: QUADPACK's qags on the t scale, which extrapolates endpoint singularities
+    def integrand(t, i):
+        others = [stats.beta.cdf(t, alpha[k], beta[k]) for k in range(len(alpha)) if k != i]
+        return stats.beta.pdf(t, alpha[i], beta[i]) * np.prod(others)
+    expected = [integrate.quad(integrand, 0, 1, args=(i,), epsabs=1e-13, limit=200)[0] for i in range(len(alpha))]
+    start = time.perf_counter()
+    got = probability_best_beta(alpha, beta)
+    assert time.perf_counter() - start < 5
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert got.sum() == pytest.approx(1.0, abs=1e-9)
 
 
 def test_normal_probability_best_agrees_with_simulation():

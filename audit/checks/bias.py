@@ -117,8 +117,11 @@ def invitation_selectivity(data: AuditData) -> CheckResult:
                               "The interactions table has no covariate (channel, resolved, handle time, ...) "
                               "to compare invited and not-invited interactions on.")
     inv_cells, not_cells = cells.subset(invited), cells.subset(~invited)
+    # where the not-invited interactions do not vary (one of them, or all on one channel) their
+    # SD is zero: the SD of all interactions (METHODS §9.1's other target) keeps the gap visible
     levels, by_cov = asmd_from_moments(inv_cells.covariate_moments(cats, nums),
-                                       not_cells.covariate_moments(cats, nums))
+                                       not_cells.covariate_moments(cats, nums),
+                                       fallback=cells.covariate_moments(cats, nums))
     rho, lr, dof, p = propensity_test(cells.model_frame(cats, nums), invited.astype(int), cats, nums,
                                       weights=cells.n)
     auc = invitation_auc(rho[invited], rho[~invited], weights_invited=cells.n[invited],

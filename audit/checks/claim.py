@@ -18,6 +18,7 @@ import pandas as pd
 from audit.comparisons import (Comparison, bonferroni_winner_p, mean_vs_benchmark, nps_vs_benchmark,
                                proportion_vs_benchmark, two_means, two_nps, two_proportions)
 from audit.data import AuditData
+from audit.errors import InputError
 from audit.headline import format_p, format_points, format_value
 from audit.metrics import top_box_successes
 from audit.results import CheckResult, not_applicable
@@ -64,6 +65,18 @@ def _mde_text(c: Comparison, metric: str) -> str:
 
 
 def claim_significance(data: AuditData) -> CheckResult:
+    """Does the data support the claim's comparison? (see the module docstring per claim type)"""
+    try:
+        return _claim_significance(data)
+    except InputError as exc:
+        # the claim was validated when it was read: what the test refuses is the responses
+        # (too few in a group, or no variation at all)
+        return not_applicable("claim_significance", TITLE,
+                              f"The claim cannot be tested on these responses: {exc.message}"
+                              + (f" ({exc.expected})." if exc.expected else "."))
+
+
+def _claim_significance(data: AuditData) -> CheckResult:
     claim, metric, scale = data.claim, data.claim.metric, data.scale
     scores = data.responses["score"]
     if claim.type == "level":
@@ -118,6 +131,10 @@ def claim_significance(data: AuditData) -> CheckResult:
     # best_unit
     unit = data.responses[data.unit_column]
     mine, rest = scores[unit.astype(str) == claim.unit], scores[unit.notna() & (unit.astype(str) != claim.unit)]
+    if rest.empty:
+        return not_applicable("claim_significance", TITLE,
+                              f"No other unit in '{data.unit_column}' has responses, so {claim.unit} cannot be "
+                              f"compared with anyone: an award among one unit cannot be tested.")
     c = between_groups(mine, rest, metric, scale, "greater")
     k = int(unit.dropna().nunique())
     p_adj = bonferroni_winner_p(c.p_value, k)

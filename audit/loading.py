@@ -461,7 +461,8 @@ def _parquet_grid(data: bytes, name: str) -> tuple[list[list[str]], list[int]] |
             texts.append(_arrow_cell_texts(column))
         except (pa.ArrowException, UnicodeDecodeError) as exc:     # e.g. text that is not UTF-8
             raise InputError(f"a column of the Parquet file cannot be read ({type(exc).__name__}: {exc})",
-                             file=name, column=header, expected="a Parquet file written by pandas/pyarrow/Spark") from None
+                             file=name, column=header,
+                             expected="a Parquet file written by pandas/pyarrow/Spark") from None
     headers = [h.strip().lstrip("\ufeff") for h in names]
     plain = (table.num_rows > 0 and _plain_columns(headers, [pa.array(t, type=pa.string()) for t in texts])
              and _detect_layout([headers] + [[t[i] for t in texts] for i in range(min(2, table.num_rows))]) == "table")

@@ -26,7 +26,7 @@ from audit.errors import InputError
 
 MB = 2**20
 DEFAULT_MAX_BYTES = 256 * MB        # ~2 GB while loading, ~8 GB for the whole audit
-DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 4.8 GB (benchmarks/README.md)
+DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 2.3 GB (benchmarks/README.md)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": MB, "mb": MB, "g": 2**30, "gb": 2**30}
 
 
@@ -75,7 +75,7 @@ class Limits:
         if self.max_rows is not None and rows > self.max_rows:
             raise InputError(f"{rows:,} data rows, over the limit of {self.max_rows:,} rows for one input file; "
                              f"raise it with {self.raise_rows} if the machine has the memory "
-                             f"(a million responses take about 5 GB to audit)", file=name)
+                             f"(a million responses take about 2.5 GB to audit)", file=name)
 
     def _too_large(self, name: str, what: str) -> InputError:
         return InputError(f"{what}, over the limit of {human_bytes(self.max_bytes or 0)} for one input file; "

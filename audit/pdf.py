@@ -25,7 +25,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from audit.render import STATUS_COLOURS, STATUS_LABELS, metric_rows
+from audit.render import STATUS_COLOURS, STATUS_LABELS, metric_rows, report_document
 from audit.scoring import GRADE_BANDS
 
 if TYPE_CHECKING:
@@ -181,10 +181,10 @@ def _footer(canvas: Any, doc: Any) -> None:
     canvas.restoreState()
 
 
-def executive_pdf(report: AuditReport) -> bytes:
+def executive_pdf(report: AuditReport | Mapping[str, Any]) -> bytes:
     """The executive page of the audit as PDF bytes (A4). Same report -> identical bytes."""
     _register_fonts()
-    d = report.to_dict()
+    d = report_document(report)
     cred, metric, claim = d["credibility"], d["metric"], d["claim"]
     s = _styles()
     width = A4[0] - 2 * PAGE_MARGIN

@@ -235,12 +235,13 @@ def rank_confidence_sets(estimates: ArrayLike, variances: ArrayLike, *, rng: np.
         upper = p - better[wanted, :].sum(axis=1)
     else:
         lower, upper = np.empty(wanted.size, dtype=int), np.empty(wanted.size, dtype=int)
+        variances_diag = np.diag(cov)
         for pos, j in enumerate(wanted):
             if method == "holm":
                 # unit j's 2(p − 1) pairs directly: a p × p mask per unit costs more than the test
                 others = np.delete(np.arange(p), j)
                 mine = np.full(p - 1, j)
-                rejected = holm_pair_rejections(x, np.diag(cov), np.concatenate([others, mine]),
+                rejected = holm_pair_rejections(x, variances_diag, np.concatenate([others, mine]),
                                                 np.concatenate([mine, others]), coverage=coverage)
                 lower[pos] = 1 + rejected[:p - 1].sum()
                 upper[pos] = p - rejected[p - 1:].sum()

@@ -15,9 +15,9 @@ def documents(bundle: Bundle, keep: bool) -> tuple[str, str, str, bytes]:
     """report.json, findings.csv, the HTML report and the executive PDF of one audit, with the
     personal data redacted or `keep` (built once per report and choice)."""
     if not keep:
-        return bundle.json, bundle.csv, report_html(bundle.report), executive_pdf(bundle.report)
-    report = replace(bundle.report, keep_pii=True)
-    return report_json(report), findings_csv(report), report_html(report), executive_pdf(report)
+        return bundle.json, bundle.csv, report_html(bundle.data), executive_pdf(bundle.data)
+    data = replace(bundle.report, keep_pii=True).to_dict()
+    return report_json(data), findings_csv(data), report_html(data), executive_pdf(data)
 
 
 def remember_keep_pii() -> None:

@@ -87,7 +87,8 @@ def audited(inputs: AuditInputs, limits: Limits, _workdir: str) -> Bundle:
                            responses_name=inputs.responses_name, population_name=inputs.population_name)
     finally:
         engine.close()
-    return Bundle(report=report, data=report.to_dict(), json=report_json(report), csv=findings_csv(report),
+    data = report.to_dict()
+    return Bundle(report=report, data=data, json=report_json(data), csv=findings_csv(data),
                   seconds=time.perf_counter() - start, label=inputs.label)
 
 

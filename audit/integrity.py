@@ -80,20 +80,29 @@ def label_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndar
     """Sorted distinct values as text and each value's index among them: `np.unique(...,
     return_inverse=True)` of the values as text, without numpy's fixed-width string copy (one
     100,000-character unit name would make that n × 400 kB)."""
-    text = np.array([str(v) for v in np.asarray(values, dtype=object)], dtype=object)
+    raw = np.asarray(values, dtype=object)
+    # values that are all text already (unit labels, strata) need no str() of each of a
+    # million of them: one C-level type scan says so
+    text = raw if pd.api.types.infer_dtype(raw, skipna=False) == "string" else np.array(
+        [str(v) for v in raw], dtype=object)
     codes, labels = pd.factorize(text, sort=True)
     return labels, codes.astype(np.int64)
 
 
-def _column_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's answers as small integer codes 0..L_j-1 (complete rows only) and L_j."""
-    codes = np.empty(x.shape, dtype=np.int64)
-    levels = np.empty(x.shape[1], dtype=np.int64)
+def _column_codes(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's answers on `rows` (complete rows) as small integer codes 0..L_j-1, in
+    the order of the answers, and L_j.
+
+    Codes are `np.unique(..., return_inverse=True)` of each column, by hashing instead of
+    sorting a million answers, kept in the narrowest integer type that leaves room for
+    L_j + 1 (10 bytes a respondent for 10 items instead of 80)."""
+    columns, levels = [], []
     for j in range(x.shape[1]):
-        values, inverse = np.unique(x[:, j], return_inverse=True)
-        codes[:, j] = inverse.reshape(-1)
-        levels[j] = max(1, values.size)
-    return codes, levels
+        inverse, values = pd.factorize(x[rows, j], sort=True)
+        levels.append(max(1, values.size))
+        columns.append(inverse.astype(next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                                           if levels[-1] < np.iinfo(t).max)))
+    return np.column_stack(columns), np.array(levels, dtype=np.int64)
 
 
 def _radix_weights(levels: np.ndarray) -> np.ndarray | None:
@@ -106,12 +115,21 @@ def _radix_weights(levels: np.ndarray) -> np.ndarray | None:
     return weights
 
 
+def _radix_codes(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row's mixed-radix code Σ_j codes[:, j]·weights[j] (int64), a column at a time:
+    `codes @ weights` would first copy narrow codes to an n × k int64 matrix."""
+    out = np.zeros(codes.shape[0], dtype=np.int64)
+    for j in range(codes.shape[1]):
+        out += np.multiply(codes[:, j], weights[j], dtype=np.int64)
+    return out
+
+
 def _group_ids(codes: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     """An int64 id per row such that equal ids <=> equal rows (codes: n × k)."""
     if codes.shape[1] == 0:
         return np.zeros(codes.shape[0], dtype=np.int64)
     if weights is not None:
-        return codes @ weights
+        return _radix_codes(codes, weights)
     view = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.dtype.itemsize * codes.shape[1])))
     return np.unique(view.reshape(-1), return_inverse=True)[1].reshape(-1).astype(np.int64)
 
@@ -120,7 +138,7 @@ def _unique_patterns(codes: np.ndarray, weights: np.ndarray | None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Unique rows P (U × K), row -> pattern index, counts, and the patterns' int64 codes."""
     if weights is not None:
-        row_code = codes @ weights
+        row_code = _radix_codes(codes, weights)
         code, first, inverse, counts = np.unique(row_code, return_index=True, return_inverse=True,
                                                  return_counts=True)
         return codes[first], inverse.reshape(-1), counts, code
@@ -128,36 +146,59 @@ def _unique_patterns(codes: np.ndarray, weights: np.ndarray | None
     return patterns, inverse.reshape(-1), counts, None
 
 
-def _one_hot(patterns: np.ndarray) -> np.ndarray:
-    """Patterns as 0/1 indicator columns (one per item × answer), float32: the number of
-    items two patterns share is then the dot product of their rows (exact below 2^24)."""
-    u, k = patterns.shape
-    widths = patterns.max(axis=0) + 1 if u else np.zeros(k, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
-    out = np.zeros((u, int(widths.sum())), dtype=np.float32)
-    out[np.repeat(np.arange(u), k), (patterns + offsets).reshape(-1)] = 1.0
+def _mismatches(columns: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Hamming distance from each pattern in `rows` to every pattern (rows.size × U), where
+    `columns` holds the patterns' codes item by item (K × U, each row contiguous): K
+    comparisons of narrow codes a pair, without a U × Σ L_j one-hot matrix of all patterns."""
+    k = columns.shape[0]
+    out = np.zeros((rows.size, columns.shape[1]), dtype=np.min_scalar_type(k + 1))
+    for column in columns:
+        out += column[rows][:, None] != column
     return out
 
 
 def _hamming_to_all(rows: np.ndarray, patterns: np.ndarray) -> np.ndarray:
     """Smallest Hamming distance from each pattern in `rows` (indices) to any other pattern."""
     u, k = patterns.shape
-    hot = _one_hot(patterns)
-    best = np.full(rows.size, k, dtype=np.int64)
+    columns = np.ascontiguousarray(patterns.T)
+    best = np.empty(rows.size, dtype=np.int64)
     chunk = max(1, _PAIRS_PER_CHUNK // max(1, u))
     for start in range(0, rows.size, chunk):
         idx = rows[start:start + chunk]
-        shared = hot[idx] @ hot.T
-        shared[np.arange(idx.size), idx] = -1.0       # a pattern is not its own neighbour
-        best[start:start + chunk] = k - np.rint(shared.max(axis=1)).astype(np.int64)
+        distance = _mismatches(columns, idx)
+        distance[np.arange(idx.size), idx] = k + 1      # a pattern is not its own neighbour
+        best[start:start + chunk] = distance.min(axis=1)
     return best
 
 
+def _item_digits(patterns: np.ndarray, weights: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The patterns' mixed-radix codes and each item's digit of them (K × U, one contiguous
+    row per item), in int32 when every code fits: the masked keys below are then hashed
+    and sorted at half the memory traffic of int64."""
+    dtype = np.int32 if code.size == 0 or int(code.max()) <= np.iinfo(np.int32).max else np.int64
+    digits = np.empty((patterns.shape[1], patterns.shape[0]), dtype=dtype)
+    for j in range(patterns.shape[1]):
+        digits[j] = np.multiply(patterns[:, j], weights[j], dtype=np.int64)
+    return code.astype(dtype), digits
+
+
+def _masked_keys(code: np.ndarray, digits: np.ndarray, subset: Sequence[int]) -> np.ndarray:
+    """The codes with the digits of the items in `subset` zeroed (`_item_digits`): equal for
+    two patterns iff they agree on every item outside the subset."""
+    keys = code - digits[subset[0]]
+    for j in subset[1:]:
+        keys -= digits[j]
+    return keys
+
+
 def _shared_key(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """For each query index: does another pattern carry the same key?"""
-    order = np.sort(keys)
-    q = keys[query]
-    return (np.searchsorted(order, q, side="right") - np.searchsorted(order, q, side="left")) >= 2
+    """For each query index: does another pattern carry the same key?
+
+    Each queried key's count among all keys, by hashing the queried keys (few once most
+    patterns have a neighbour) and looking every key up: no sort of all the keys per mask."""
+    values, where = np.unique(keys[query], return_inverse=True)
+    slot = pd.Index(values).get_indexer(keys)
+    return np.bincount(slot[slot >= 0], minlength=values.size)[where] >= 2
 
 
 def _pigeonhole_level(patterns: np.ndarray, open_rows: np.ndarray, d: int, best: np.ndarray) -> bool:
@@ -224,11 +265,10 @@ def _nearest_mismatches(patterns: np.ndarray, counts: np.ndarray, weights: np.nd
             best[open_rows] = _hamming_to_all(open_rows, patterns)
             break
         if code is not None and n_masks <= _MAX_MASKS:
-            digits = patterns * weights
+            item_code, digits = _item_digits(patterns, weights, code)
             found = np.zeros(open_rows.size, dtype=bool)
             for subset in combinations(range(k), d):
-                keys = code - digits[:, subset].sum(axis=1)
-                found |= _shared_key(keys, open_rows)
+                found |= _shared_key(_masked_keys(item_code, digits, subset), open_rows)
             best[open_rows[found]] = d
             continue
         if not _pigeonhole_level(patterns, open_rows, d, best):
@@ -256,7 +296,7 @@ def max_percent_match(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFra
     complete = ~np.isnan(x).any(axis=1)
     if k == 0 or complete.sum() < 2:
         return out
-    codes, levels = _column_codes(x[complete])
+    codes, levels = _column_codes(x, np.flatnonzero(complete))
     weights = _radix_weights(levels)
     patterns, inverse, counts, code = _unique_patterns(codes, weights)
     nearest = _nearest_mismatches(patterns, counts, weights, code)
@@ -270,16 +310,17 @@ def match_radius(n_items: int, threshold: float = MPM_THRESHOLD) -> int:
 
 
 def _neighbour_pairs(patterns: np.ndarray, weights: np.ndarray | None, code: np.ndarray | None,
-                     radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs (a, b) of unique patterns within Hamming distance ≤ radius, a ≠ b."""
+                     radius: int) -> np.ndarray:
+    """All ordered pairs (a, b) of unique patterns within Hamming distance ≤ radius, a ≠ b,
+    as sorted codes a·U + b (one int64 array: millions of pairs at a million responses)."""
     u, k = patterns.shape
     if radius <= 0 or u < 2:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)
+    found = []
     if code is not None and math.comb(k, radius) <= _MAX_MASKS and u * u > _BRUTE_FORCE_PAIRS:
-        digits = patterns * weights
-        found_a, found_b = [], []
+        item_code, digits = _item_digits(patterns, weights, code)
         for subset in combinations(range(k), radius):
-            keys = code - digits[:, subset].sum(axis=1)
+            keys = _masked_keys(item_code, digits, subset)
             order = np.argsort(keys, kind="stable")
             sk = keys[order]
             start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
@@ -293,23 +334,30 @@ def _neighbour_pairs(patterns: np.ndarray, weights: np.ndarray | None, code: np.
             a = order[start[group] + local // sizes[group]]
             b = order[start[group] + local % sizes[group]]
             keep = a != b
-            found_a.append(a[keep])
-            found_b.append(b[keep])
-        if not found_a:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        pair = np.unique(np.concatenate(found_a) * u + np.concatenate(found_b))
-        return pair // u, pair % u
-    found_a, found_b = [], []
-    hot = _one_hot(patterns)
+            found.append(a[keep] * u + b[keep])
+        pair = np.concatenate(found)
+        found.clear()                   # the pieces go before the sort, not after
+        pair.sort()
+        return pair[np.r_[True, pair[1:] != pair[:-1]]]
+    columns = np.ascontiguousarray(patterns.T)
     chunk = max(1, _PAIRS_PER_CHUNK // u)
     for start in range(0, u, chunk):
         idx = np.arange(start, min(u, start + chunk))
-        shared = hot[idx] @ hot.T
-        a, b = np.nonzero(shared >= k - radius - 0.5)
+        a, b = np.nonzero(_mismatches(columns, idx) <= radius)
         keep = idx[a] != b
-        found_a.append(idx[a][keep])
-        found_b.append(b[keep])
-    return np.concatenate(found_a), np.concatenate(found_b)
+        found.append(idx[a][keep] * u + b[keep])
+    return np.concatenate(found)
+
+
+def _ball_matrix(pairs: np.ndarray, u: int) -> sparse.csr_matrix:
+    """The U × U 0/1 matrix of patterns within the radius of each other, each pattern with
+    itself included: `csr_matrix((1, (a, b))) + identity` of the sorted pair codes a·U + b,
+    built directly (each row's own entry slotted into place) without the copies of every
+    pair that the COO route and the sum make."""
+    own = np.arange(u + 1, dtype=np.int64)
+    indices = np.insert(pairs % u, np.searchsorted(pairs, own[:-1] * (u + 1)), own[:-1])
+    indptr = np.searchsorted(pairs, own * u) + own
+    return sparse.csr_matrix((np.ones(indices.size), indices, indptr), shape=(u, u))
 
 
 # --------------------------------------------------------------------------------------
@@ -371,6 +419,35 @@ class NearDuplicateScan:
     tested: int                                  # (group, pattern) pairs with ≥ 2 rows in the ball
 
 
+def _ball_counts_at_centres(count_gp: sparse.csr_matrix, ball: sparse.csr_matrix
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x_gp = Σ_{q in ball(p)} count_gp[g, q] wherever centre pattern p itself occurs in group
+    g, as (g, p, x_gp) in the order of `(count_gp @ ball).multiply(count_gp != 0).tocoo()`.
+
+    The whole product holds every group × pattern within reach of any of the group's rows
+    (15 million entries and 0.5 GB with scipy's size bound at a million responses), so it is
+    formed a block of groups at a time, each block at most _PAIRS_PER_CHUNK product terms
+    (or one group). scipy forms each row of a product on its own, so the blocks give the
+    same entries in the same order. The mask (elementwise product, not fancy indexing)
+    lists a row in reverse product order unless the matrix is sorted; a sorted row holds
+    at most one centre, so blocks and whole matrix agree on that too.
+    """
+    present = count_gp.copy()
+    present.data[:] = 1.0
+    # product terms before each group: the ball sizes of the patterns of the groups before it
+    terms = np.concatenate([[0], np.cumsum(np.diff(ball.indptr)[count_gp.indices])])[count_gp.indptr]
+    groups, centres, values = [], [], []
+    lo = 0
+    while lo < count_gp.shape[0]:
+        hi = max(lo + 1, int(np.searchsorted(terms, terms[lo] + _PAIRS_PER_CHUNK, side="right")) - 1)
+        block = (count_gp[lo:hi] @ ball).multiply(present[lo:hi]).tocoo()
+        groups.append(block.row + lo)
+        centres.append(block.col)
+        values.append(block.data)
+        lo = hi
+    return np.concatenate(groups), np.concatenate(centres), np.concatenate(values)
+
+
 def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFrame,
                             groups: Sequence[str] | np.ndarray, *, threshold: float = MPM_THRESHOLD,
                             alpha: float = 0.05, exclude_uniform: bool = True) -> NearDuplicateScan:
@@ -402,16 +479,14 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     empty = NearDuplicateScan((), radius, 0, 1, 0)
     if complete.size < 2 or k == 0:
         return empty
-    codes, levels = _column_codes(x[complete])
+    codes, levels = _column_codes(x, complete)
     weights = _radix_weights(levels)
     patterns, inverse, counts, code = _unique_patterns(codes, weights)
     u = patterns.shape[0]
     group_names, group_of = label_codes(labels[complete])
     n, g = complete.size, group_names.size
     count_gp = sparse.csr_matrix((np.ones(n), (group_of, inverse)), shape=(g, u))
-    a, b = _neighbour_pairs(patterns, weights, code, radius)
-    ball = sparse.csr_matrix((np.ones(a.size), (a, b)), shape=(u, u)) + sparse.identity(u, format="csr")
-    within = (count_gp @ ball).tocsr()          # x_gp for every group and centre pattern
+    ball = _ball_matrix(_neighbour_pairs(patterns, weights, code, radius), u)
     total = np.asarray(ball @ counts.astype(float)).reshape(-1)    # T_p: all rows within the radius
     n_g = np.bincount(group_of, minlength=g)
 
@@ -424,12 +499,8 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     min_p = np.exp(hypergeom_log_pmf(np.minimum(tt, gg), n, tt, gg)).reshape(-1)
     mult = np.outer(t_mult, g_mult).reshape(-1)
 
-    # x_gp where the centre pattern itself occurs in the group (elementwise mask, not fancy indexing)
-    present = count_gp.copy()
-    present.data[:] = 1.0
-    at_centres = within.multiply(present).tocoo()
-    cg, cp = at_centres.row, at_centres.col
-    xs = np.rint(at_centres.data).astype(np.int64)
+    cg, cp, x_at = _ball_counts_at_centres(count_gp, ball)
+    xs = np.rint(x_at).astype(np.int64)
     keep = xs >= 2
     cg, cp, xs = cg[keep], cp[keep], xs[keep]
     k_factor, _ = tarone_bonferroni(np.zeros(0), min_p, alpha=alpha, multiplicity=mult)
@@ -448,7 +519,7 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     claimed: dict[int, set[int]] = {}
     if significant.size:
         ball = ball.tocsr()
-        column_values = [np.unique(x[complete][:, j]) for j in range(k)]
+        column_values = [np.unique(x[complete, j]) for j in range(k)]
     for s in significant:
         grp, pat = int(cg[s]), int(cp[s])
         members = ball.indices[ball.indptr[pat]:ball.indptr[pat + 1]]
@@ -627,18 +698,17 @@ def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[
                       tuple(expected), tuple(p))
 
 
-def repeat_raters(customer: Sequence[str] | np.ndarray, unit: Sequence[str] | np.ndarray,
-                  times: Sequence | np.ndarray | None = None, *, min_responses: int = 4,
+def repeat_raters(customer: Sequence[str] | np.ndarray | pd.Series, unit: Sequence[str] | np.ndarray | pd.Series,
+                  times: Sequence | np.ndarray | pd.Series | None = None, *, min_responses: int = 4,
                   window_days: float = 30.0) -> np.ndarray:
     """Which responses belong to a customer who rated the same unit at least `min_responses`
     times within `window_days` (any window; without times, in the whole file)?
 
     A rule for ballot stuffing when the interactions table cannot say how many contacts
-    the customer really had with that unit (METHODS §8.1 (c)). Missing customer or unit
-    ids never match.
+    the customer really had with that unit (METHODS §8.1 (c)). Customer and unit ids are
+    compared as text; missing ones never match.
     """
-    cust = pd.Series(np.asarray(customer, dtype=object))
-    un = pd.Series(np.asarray(unit, dtype=object))
+    cust, un = _positional(customer, object), _positional(unit, object)
     n = cust.size
     flags = np.zeros(n, dtype=bool)
     ok = (cust.notna() & un.notna()).to_numpy().copy()
@@ -646,20 +716,42 @@ def repeat_raters(customer: Sequence[str] | np.ndarray, unit: Sequence[str] | np
         t = np.zeros(n)
         window = np.inf
     else:
-        ts = pd.to_datetime(pd.Series(np.asarray(times)), utc=True, errors="coerce")
+        ts = pd.to_datetime(_positional(times), utc=True, errors="coerce")
         t = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
         ok &= np.isfinite(t)
         window = window_days * 86400.0
-    frame = pd.DataFrame({"key": cust.astype(str) + "\x1f" + un.astype(str), "t": t, "i": np.arange(n)})[ok]
-    sizes = frame.groupby("key")["i"].transform("size")
-    frame = frame[sizes >= min_responses].sort_values(["key", "t"], kind="stable")
-    for _, block in frame.groupby("key", sort=False):
-        tt = block["t"].to_numpy()
-        ends = np.searchsorted(tt, tt + window, side="right")
-        starts = np.flatnonzero(ends - np.arange(tt.size) >= min_responses)
-        for s in starts:
-            flags[block["i"].to_numpy()[s:ends[s]]] = True
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
+        return flags
+    # one integer per (customer, unit) pair: hashing two columns, not a million joined strings
+    cust_code = pd.factorize(cust.iloc[rows].astype(str))[0]
+    unit_code = pd.factorize(un.iloc[rows].astype(str))[0]
+    pair = pd.factorize(cust_code * (int(unit_code.max()) + 1) + unit_code)[0]
+    busy = np.bincount(pair)[pair] >= min_responses
+    rows, pair, t = rows[busy], pair[busy], t[rows[busy]]
+    order = np.lexsort((t, pair))
+    rows, pair, t = rows[order], pair[order], t[order]
+    # the end of each response's window within its pair, by one search over (pair, time):
+    # times become ranks among the distinct times, so the pair can be the high digit
+    values = np.unique(t)
+    span = values.size + 1
+    starts_key = pair * span + np.searchsorted(values, t)
+    reach_key = pair * span + np.searchsorted(values, t + window, side="right") - 1
+    ends = np.searchsorted(starts_key, reach_key, side="right")
+    first = np.flatnonzero(ends - np.arange(rows.size) >= min_responses)
+    # every response inside a window that holds min_responses of them
+    depth = np.cumsum(np.bincount(first, minlength=rows.size + 1)
+                      - np.bincount(ends[first], minlength=rows.size + 1))
+    flags[rows[depth[:-1] > 0]] = True
     return flags
+
+
+def _positional(values: Sequence | np.ndarray | pd.Series, dtype: type | None = None) -> pd.Series:
+    """`values` as a Series on positions 0..n-1: a Series as it is (a million text ids are
+    not copied to Python objects), anything else through `np.asarray(values, dtype)`."""
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    return pd.Series(np.asarray(values, dtype=dtype))
 
 
 # --------------------------------------------------------------------------------------

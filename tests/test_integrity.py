@@ -9,8 +9,9 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
-from scipy import stats
+from scipy import sparse, stats
 from statsmodels.stats.multitest import multipletests
 
 from audit import integrity
@@ -118,6 +119,96 @@ def test_max_percent_match_treats_answers_as_labels_not_magnitudes():
     np.testing.assert_allclose(max_percent_match(x), [0.8, 0.8, 0.0])
 
 
+def random_patterns(seed: int, n: int, k: int, levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique answer patterns (codes), their mixed-radix weights and codes, as the search uses them."""
+    x = np.random.default_rng(seed).integers(1, levels + 1, size=(n, k)).astype(float)
+    codes, column_levels = integrity._column_codes(x, np.arange(n))
+    weights = integrity._radix_weights(column_levels)
+    patterns, _, _, code = integrity._unique_patterns(codes, weights)
+    return patterns, weights, code
+
+
+def test_column_codes_are_each_columns_index_among_its_sorted_answers():
+    x = np.random.default_rng(1).choice([4.5, 1.0, -0.0, 0.0, 7.0, np.inf], size=(60, 4))
+    rows = np.arange(0, 60, 3)
+    codes, levels = integrity._column_codes(x, rows)
+    for j in range(4):
+        values, inverse = np.unique(x[rows, j], return_inverse=True)      # numpy's sorted index
+        assert codes[:, j].tolist() == inverse.tolist()
+        assert levels[j] == values.size
+
+
+@pytest.mark.parametrize("n_levels,dtype", [(2, np.int8), (126, np.int8), (127, np.int16), (40_000, np.int32)])
+def test_column_codes_are_the_narrowest_integers_with_room_for_one_more_level(n_levels, dtype):
+    x = np.arange(n_levels, dtype=float).reshape(-1, 1)
+    codes, _ = integrity._column_codes(x, np.arange(n_levels))
+    assert codes.dtype == dtype
+    assert int(codes.max()) + 1 == n_levels          # the largest code + 1 does not wrap
+
+
+def test_radix_codes_equal_the_int64_matrix_product():
+    levels = np.full(39, 3)                           # 3^39 ≈ 2^61.8: place values near the int64 limit
+    weights = integrity._radix_weights(levels)
+    codes = np.random.default_rng(2).integers(0, 3, size=(200, 39)).astype(np.int8)
+    np.testing.assert_array_equal(integrity._radix_codes(codes, weights), codes.astype(np.int64) @ weights)
+
+
+@pytest.mark.parametrize("levels,dtype", [(5, np.int32), (20, np.int64)])   # codes below and above 2^31
+def test_masked_keys_are_the_codes_less_the_subsets_digits(levels, dtype):
+    patterns, weights, code = random_patterns(3, 500, 12, levels)
+    code_of_items, digits = integrity._item_digits(patterns, weights, code)
+    assert digits.dtype == dtype
+    for subset in [(0,), (3, 7), (1, 5, 11)]:
+        expected = code - (patterns.astype(np.int64) * weights)[:, subset].sum(axis=1)
+        np.testing.assert_array_equal(integrity._masked_keys(code_of_items, digits, subset), expected)
+
+
+def test_shared_key_is_a_count_of_at_least_two_among_all_keys():
+    keys = np.random.default_rng(4).integers(0, 40, size=300)
+    query = np.arange(0, 300, 2)
+    counts = np.array([(keys == keys[i]).sum() for i in query])
+    np.testing.assert_array_equal(integrity._shared_key(keys, query), counts >= 2)
+
+
+def test_mismatches_are_the_hamming_distances_to_every_pattern():
+    patterns, _, _ = random_patterns(5, 300, 10, 3)
+    rows = np.array([0, 7, 7, 120])
+    brute = (patterns[rows][:, None, :] != patterns[None, :, :]).sum(axis=2)
+    np.testing.assert_array_equal(integrity._mismatches(np.ascontiguousarray(patterns.T), rows), brute)
+
+
+def test_hamming_to_all_is_the_distance_to_the_nearest_other_pattern(monkeypatch):
+    monkeypatch.setattr(integrity, "_PAIRS_PER_CHUNK", 1_000)          # several chunks of rows
+    patterns, _, _ = random_patterns(6, 400, 10, 3)
+    rows = np.arange(0, patterns.shape[0], 3)
+    brute = (patterns[rows][:, None, :] != patterns[None, :, :]).sum(axis=2)
+    brute[np.arange(rows.size), rows] = patterns.shape[1] + 1
+    np.testing.assert_array_equal(integrity._hamming_to_all(rows, patterns), brute.min(axis=1))
+
+
+@pytest.mark.parametrize("k,radius", [(10, 1), (7, 1), (13, 1), (20, 3)])
+@pytest.mark.parametrize("brute_force_pairs", [1_000, 10 ** 9])       # masked hashing / brute force
+def test_neighbour_pairs_are_every_ordered_pair_within_the_radius(monkeypatch, k, radius, brute_force_pairs):
+    monkeypatch.setattr(integrity, "_BRUTE_FORCE_PAIRS", brute_force_pairs)
+    patterns, weights, code = random_patterns(k + radius, 600, k, 2)
+    u = patterns.shape[0]
+    distance = (patterns[:, None, :] != patterns[None, :, :]).sum(axis=2)
+    a, b = np.nonzero((distance <= radius) & ~np.eye(u, dtype=bool))
+    np.testing.assert_array_equal(integrity._neighbour_pairs(patterns, weights, code, radius), a * u + b)
+
+
+def test_ball_matrix_is_the_pairs_plus_the_identity_as_scipy_builds_it():
+    patterns, weights, code = random_patterns(7, 600, 10, 2)
+    u = patterns.shape[0]
+    pairs = integrity._neighbour_pairs(patterns, weights, code, 2)
+    ball = integrity._ball_matrix(pairs, u)
+    expected = sparse.csr_matrix((np.ones(pairs.size), (pairs // u, pairs % u)), shape=(u, u)) + sparse.identity(
+        u, format="csr")
+    for field in ("indptr", "indices", "data"):
+        assert getattr(ball, field).dtype == getattr(expected, field).dtype
+        np.testing.assert_array_equal(getattr(ball, field), getattr(expected, field))
+
+
 @pytest.mark.parametrize("k,radius", [(5, 0), (10, 1), (13, 1), (20, 3), (7, 1)])
 def test_match_radius_is_the_most_mismatches_that_keep_85_percent(k, radius):
     assert match_radius(k) == radius
@@ -184,6 +275,27 @@ def test_near_duplicate_clusters_are_the_same_with_hashed_neighbour_search(monke
     by_brute_force = near_duplicate_clusters(x, groups)
     monkeypatch.setattr(integrity, "_BRUTE_FORCE_PAIRS", 1_000)   # masked hashing of pattern pairs
     assert near_duplicate_clusters(x, groups) == by_brute_force
+
+
+@pytest.mark.parametrize("budget", [1, 40, 10 ** 9])        # one group a block ... the whole matrix at once
+def test_ball_counts_at_centres_equal_the_whole_masked_product_in_its_order(monkeypatch, budget):
+    rng = np.random.default_rng(12)
+    x = rng.integers(1, 4, size=(400, 7)).astype(float)
+    x[::4] = x[1::4][: len(x[::4])]                                   # repeated patterns: tied counts
+    groups = rng.integers(0, 25, size=len(x))
+    codes, levels = integrity._column_codes(x, np.arange(len(x)))
+    weights = integrity._radix_weights(levels)
+    patterns, inverse, _, code = integrity._unique_patterns(codes, weights)
+    u = patterns.shape[0]
+    count_gp = sparse.csr_matrix((np.ones(len(x)), (groups, inverse)), shape=(25, u))
+    ball = integrity._ball_matrix(integrity._neighbour_pairs(patterns, weights, code, 1), u)
+    present = count_gp.copy()
+    present.data[:] = 1.0
+    whole = (count_gp @ ball).multiply(present).tocoo()               # the straightforward product
+    monkeypatch.setattr(integrity, "_PAIRS_PER_CHUNK", budget)
+    rows, cols, values = integrity._ball_counts_at_centres(count_gp, ball)
+    for got, expected in ((rows, whole.row), (cols, whole.col), (values, whole.data)):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_near_duplicate_clusters_are_silent_when_groups_are_random_labels():
@@ -281,6 +393,17 @@ def test_speeders_ignore_missing_and_non_positive_durations():
 # ---------------------------------------------------------------------------------------
 # per-unit excess
 # ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("values", [
+    np.array(["b", "a", "c", "a", "b"], dtype=object),                 # text: factorised as it is
+    np.array([1, "1", 2.5, None, "a", np.nan, 1.0], dtype=object),      # anything else: as its str()
+])
+def test_label_codes_are_numpy_unique_of_the_values_as_text(values):
+    labels, codes = integrity.label_codes(values)
+    expected_labels, expected_codes = np.unique(np.array([str(v) for v in values]), return_inverse=True)
+    assert labels.tolist() == expected_labels.tolist()
+    assert codes.tolist() == expected_codes.tolist()
+
+
 def test_excess_tests_equal_one_sided_fisher_exact():
     x, n = np.array([9, 2, 3, 1]), np.array([20, 25, 30, 15])
     p = excess_tests(x, n)
@@ -336,6 +459,72 @@ def test_repeat_raters_count_one_unit_at_a_time():
 
 def test_repeat_raters_ignore_missing_customer_ids():
     assert not repeat_raters([None] * 5, ["A"] * 5).any()
+
+
+def repeat_raters_group_by_group(customer, unit, times=None, *, min_responses: int = 4,
+                                 window_days: float = 30.0) -> np.ndarray:
+    """The straightforward rule: each customer-unit key's responses in time order, and every
+    window of `window_days` from one of them that holds `min_responses` (a Python loop)."""
+    cust = pd.Series(np.asarray(customer, dtype=object))
+    un = pd.Series(np.asarray(unit, dtype=object))
+    flags = np.zeros(cust.size, dtype=bool)
+    ok = (cust.notna() & un.notna()).to_numpy().copy()
+    if times is None:
+        t, window = np.zeros(cust.size), np.inf
+    else:
+        ts = pd.to_datetime(pd.Series(np.asarray(times)), utc=True, errors="coerce")
+        t = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
+        ok &= np.isfinite(t)
+        window = window_days * 86400.0
+    frame = pd.DataFrame({"key": cust.astype(str) + "|" + un.astype(str), "t": t, "i": np.arange(cust.size)})[ok]
+    for _, block in frame.sort_values(["key", "t"], kind="stable").groupby("key", sort=False):
+        tt = block["t"].to_numpy()
+        ends = np.searchsorted(tt, tt + window, side="right")
+        for start in np.flatnonzero(ends - np.arange(tt.size) >= min_responses):
+            flags[block["i"].to_numpy()[start:ends[start]]] = True
+    return flags
+
+
+def busy_raters(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Few customers and units, times on a coarse grid (ties), some ids and times missing."""
+    rng = np.random.default_rng(seed)
+    customer = rng.choice([f"C{i}" for i in range(150)], size=n).astype(object)
+    unit = rng.choice(["A", "B", "C"], size=n).astype(object)
+    times = np.asarray(pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 40, n) * 3, unit="D"),
+                       dtype=object)
+    customer[rng.random(n) < 0.03] = None
+    unit[rng.random(n) < 0.03] = None
+    times[rng.random(n) < 0.03] = None
+    return customer, unit, times
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_repeat_raters_equal_the_window_by_window_rule(seed):
+    customer, unit, times = busy_raters(seed)
+    flags = repeat_raters(customer, unit, times)
+    assert 0 < flags.sum() < flags.size
+    np.testing.assert_array_equal(flags, repeat_raters_group_by_group(customer, unit, times))
+
+
+def test_repeat_raters_without_times_equal_the_rule_over_the_whole_file():
+    customer, unit, _ = busy_raters(4, n=600)
+    np.testing.assert_array_equal(repeat_raters(customer, unit, min_responses=6),
+                                  repeat_raters_group_by_group(customer, unit, min_responses=6))
+
+
+def test_repeat_raters_read_series_by_position():
+    customer, unit, times = busy_raters(5)
+    index = pd.Index(np.arange(customer.size)[::-1] * 10)               # not positions
+    series = [pd.Series(v, index=index) for v in (customer, unit)]
+    np.testing.assert_array_equal(repeat_raters(*series, pd.Series(times, index=index)),
+                                  repeat_raters(customer, unit, times))
+
+
+def test_positional_keeps_a_series_dtype_and_reads_the_rest_through_numpy():
+    text = pd.Series(["b", "a"], index=[7, 3], dtype="string")
+    as_read = integrity._positional(text, object)
+    assert as_read.index.tolist() == [0, 1] and as_read.dtype == text.dtype
+    assert integrity._positional([1, "1"], object).tolist() == [1, "1"]
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from audit.checks import fraud
 from audit.checks.fraud import (
     duplicate_responses,
     near_duplicates,
@@ -126,6 +127,36 @@ def test_the_metric_without_duplicates_keeps_the_first_response_by_submission_ti
     assert metric["with"] == pytest.approx(2 / 60, rel=1e-12)
     assert metric["without"] == pytest.approx(1 / 59, rel=1e-12)
     assert metric["responses_removed"] == 1
+
+
+def test_repeats_are_pandas_duplicated_with_missing_ids_never_repeated():
+    ids = np.random.default_rng(3).integers(-1, 30, size=200)
+    later, shared = fraud._repeats(ids)
+    series = pd.Series(ids)
+    np.testing.assert_array_equal(later, series.duplicated(keep="first").to_numpy() & (ids >= 0))
+    np.testing.assert_array_equal(shared, series.duplicated(keep=False).to_numpy() & (ids >= 0))
+
+
+def test_row_ids_group_the_rows_as_dataframe_duplicated_compares_them():
+    g = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({
+        "text": pd.array(g.choice(["a", "b", None], size=n), dtype="string"),
+        "when": pd.to_datetime(g.choice([0, 60, 120], size=n), unit="s", utc=True),
+        "score": g.choice([1.0, 2.0, np.nan], size=n), "flag": g.choice([True, False], size=n)})
+    frame.loc[::50, "when"] = pd.NaT
+    ids = fraud._row_ids(frame)
+    reference = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    # the same partition of the rows: ids and reference groups correspond one to one
+    assert len(set(zip(ids, reference))) == len(set(ids)) == len(set(reference))
+    np.testing.assert_array_equal(fraud._repeats(ids)[0], frame.duplicated(keep="first").to_numpy())
+
+
+def test_score_strata_are_the_scores_as_text():
+    resp = pd.DataFrame({"score": [5.0, 4.0, np.nan, 0.0, -0.0, 5.0, 10.0]}, index=[9, 8, 7, 6, 5, 4, 3])
+    expected = resp["score"].astype("string").fillna("(missing)")
+    strata = fraud._score_strata(resp)
+    assert strata.tolist() == expected.tolist() and strata.index.equals(resp.index) and strata.name == "score"
 
 
 def stuffed_export() -> pd.DataFrame:

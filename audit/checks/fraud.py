@@ -112,7 +112,7 @@ def _metric(frame: pd.DataFrame, data: AuditData) -> float:
 
 def _metric_without(data: AuditData, excluded: pd.Index) -> dict[str, Any]:
     """The claimed metric on the claim's responses, with and without the excluded rows."""
-    claimed = claim_responses(data)
+    claimed = claim_responses(data)[["score"]]          # dropping rows copies every column kept
     kept = claimed.drop(index=claimed.index.intersection(excluded))
     with_rows, without_rows = _metric(claimed, data), _metric(kept, data)
     change = without_rows - with_rows
@@ -161,7 +161,15 @@ def _unit_excess(flags: np.ndarray, units: pd.Series, rng: np.random.Generator,
 
 
 def _score_strata(resp: pd.DataFrame) -> pd.Series:
-    return resp["score"].astype("string").fillna(MISSING_UNIT).rename("score")
+    """Each response's score as text (missing: MISSING_UNIT), the strata of the within-score
+    unit tests: `score.astype("string")` of one response per distinct score (told apart by
+    their bits, as their text tells 0.0 from -0.0), not of a million floats."""
+    score = resp["score"]
+    distinct = pd.factorize(score.to_numpy(dtype=float).view(np.int64))[0]
+    example = np.empty(distinct.max(initial=-1) + 1, dtype=np.int64)
+    example[distinct] = np.arange(distinct.size)        # any response with that score
+    text = score.iloc[example].astype("string").fillna(MISSING_UNIT).to_numpy(dtype=object)
+    return pd.Series(text[distinct], index=resp.index, name="score")
 
 
 def _unit_excess_within_score(data: AuditData, flags: np.ndarray, rows: np.ndarray,
@@ -208,33 +216,42 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
         return not_applicable(check_id, title, "Needs a response_id, interaction_id or customer_id column "
                                                "to find responses counted more than once.")
     sort_keys = [c for c in ("submitted_at", "_source_row") if c in resp.columns]
-    ordered = resp.sort_values(sort_keys, kind="stable", na_position="last")
+    # the submission order as positions: sorting the key columns, not a copy of every column
+    order = (resp[sort_keys].reset_index(drop=True).sort_values(sort_keys, kind="stable", na_position="last")
+             .index.to_numpy())
+    ordered = resp[["_source_row"]].iloc[order]
     duplicates: dict[str, int] = {}
     examples: dict[str, list[int]] = {}
     removed = pd.Index([])
-    masks: dict[str, pd.Series] = {}
+    masks: dict[str, np.ndarray] = {}
+    id_codes: dict[str, np.ndarray] = {}
     for column, kind in (("response_id", "response_id"), ("interaction_id", "interaction_id")):
         if column not in resp.columns:
             continue
-        ids = ordered[column]
-        mask = ids.notna() & ids.duplicated(keep="first")
-        masks[kind] = mask.reindex(resp.index)
-        duplicates[kind] = int(mask.sum())
-        examples[kind] = _rows(ordered, ordered[column].notna() & ordered[column].duplicated(keep=False))
-        removed = removed.union(ordered.index[mask.to_numpy()])
+        id_codes[column] = pd.factorize(resp[column])[0]
+        later, shared = _repeats(id_codes[column][order])
+        masks[kind] = np.zeros(len(resp), dtype=bool)
+        masks[kind][order] = later
+        duplicates[kind] = int(later.sum())
+        examples[kind] = _rows(ordered, shared)
+        removed = removed.union(ordered.index[later])
     reuse = {}
     if "interaction_id" in resp.columns:
-        per_interaction = resp["interaction_id"].dropna().value_counts()
-        reused = per_interaction[per_interaction >= LINK_REUSE_FAIL]
-        reuse = {str(k): int(v) for k, v in reused.head(MAX_ROWS_LISTED).items()}
+        answered = id_codes["interaction_id"]
+        if (np.bincount(answered[answered >= 0]) >= LINK_REUSE_FAIL).any():
+            # counted again by value only when some link is re-used: value_counts' order
+            # (count, then its sort's own tie order) picks the interactions listed
+            per_interaction = resp["interaction_id"].dropna().value_counts()
+            reused = per_interaction[per_interaction >= LINK_REUSE_FAIL]
+            reuse = {str(k): int(v) for k, v in reused.head(MAX_ROWS_LISTED).items()}
     # the same row exported twice under a new response id; without a timestamp or an
     # interaction id, identical rows (same agent, same score) are ordinary, not copies
     identity_cols = [c for c in resp.columns if c not in ("_source_row", "response_id")]
     if any(c in resp.columns for c in ("submitted_at", "interaction_id")):
-        same = ordered.duplicated(subset=identity_cols, keep="first")
+        same, shared = _repeats(_row_ids(resp[identity_cols])[order])
         duplicates["identical_rows"] = int(same.sum())
-        examples["identical_rows"] = _rows(ordered, ordered.duplicated(subset=identity_cols, keep=False))
-        removed = removed.union(ordered.index[same.to_numpy()])
+        examples["identical_rows"] = _rows(ordered, shared)
+        removed = removed.union(ordered.index[same])
 
     units = _unit_labels(data, resp)
     details: dict[str, Any] = {}
@@ -242,15 +259,18 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
     repeat_strong, repeat_weak, per_unit = [], [], {}
     if "customer_id" in resp.columns:
         cust = resp["customer_id"]
-        per_customer = cust.dropna().value_counts()
+        cust_code = pd.factorize(cust)[0]
+        per_customer = np.bincount(cust_code[cust_code >= 0])
         customers_multiple = int((per_customer >= 2).sum())
         details["responses_per_customer_max"] = int(per_customer.max()) if len(per_customer) else 0
         # without a unit column the whole file is one unit: repeat raters still warn,
         # but there are no peers to test them against
         rater_units = units if units is not None else pd.Series("(all)", index=resp.index)
-        pair_counts = pd.DataFrame({"c": cust, "u": rater_units}).dropna().value_counts()
+        known = cust_code >= 0
+        unit_code = pd.factorize(rater_units)[0]
+        pair = pd.factorize(cust_code[known] * (int(unit_code.max(initial=0)) + 1) + unit_code[known])[0]
         details["customers_with_multiple_same_unit"] = int(
-            pair_counts[pair_counts >= 2].index.get_level_values(0).nunique())
+            np.unique(cust_code[known][np.bincount(pair)[pair] >= 2]).size)
         flags, rule = _stuffing_flags(data, resp, rater_units)
         details["repeat_rater_responses"] = int(flags.sum())
         flagged_pairs = pd.DataFrame({"c": cust[flags], "u": rater_units[flags]}).value_counts()
@@ -270,7 +290,7 @@ def duplicate_responses(data: AuditData, rng: np.random.Generator) -> CheckResul
         removed = removed.union(flagged.index[later.to_numpy()])
     if units is not None:
         for kind, mask in masks.items():
-            by_unit = mask.fillna(False).groupby(units).sum()
+            by_unit = pd.Series(mask, index=resp.index).groupby(units).sum()
             for label, count in by_unit.items():
                 per_unit.setdefault(str(label), {})[f"duplicate_{kind}"] = int(count)
     metric = _metric_without(data, removed)
@@ -325,10 +345,48 @@ def _stuffing_flags(data: AuditData, resp: pd.DataFrame, units: pd.Series) -> tu
         rule = "responses beyond the customer's interactions with the unit (interactions table)"
         return foreign | (answered > had), rule
     times = resp["submitted_at"] if "submitted_at" in resp.columns else None
-    flags = repeat_raters(resp["customer_id"].to_numpy(dtype=object), units.to_numpy(dtype=object), times,
+    flags = repeat_raters(resp["customer_id"], units, times,
                           min_responses=REPEAT_MIN_RESPONSES, window_days=REPEAT_WINDOW_DAYS)
     window = f"within {REPEAT_WINDOW_DAYS:g} days" if times is not None else "in the file"
     return flags, f">= {REPEAT_MIN_RESPONSES} responses by one customer for one unit {window}"
+
+
+def _repeats(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which entries repeat an earlier entry's id, and which share their id with any other?
+
+    `Series.duplicated(keep="first")` and `keep=False` of non-negative integer ids, where
+    -1 (missing) is never a repeat; the first-seen test runs only on the shared ids, which
+    are few."""
+    present = ids >= 0
+    shared = np.zeros(ids.size, dtype=bool)
+    shared[present] = np.bincount(ids[present])[ids[present]] >= 2
+    later = np.zeros(ids.size, dtype=bool)
+    candidates = np.flatnonzero(shared)
+    later[candidates] = pd.Series(ids[candidates]).duplicated(keep="first").to_numpy()
+    return later, shared
+
+
+def _row_ids(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows are identical in every column (missing equal to missing, as
+    `DataFrame.duplicated` compares them)? An id per row, equal iff the rows are.
+
+    Columns are compared one at a time, each only among the rows still tied on the columns
+    before, numbers and times first: after a timestamp few rows are tied, so text columns
+    of a million ids are hashed for a handful of rows."""
+    n = len(frame)
+    ids = np.arange(n, dtype=np.int64)          # a row tied with no other keeps its position
+    rows, group = ids.copy(), np.zeros(n, dtype=np.int64)
+    columns = sorted(frame.columns, key=lambda c: not (pd.api.types.is_numeric_dtype(frame[c])
+                                                       or pd.api.types.is_datetime64_any_dtype(frame[c])))
+    for column in columns:
+        if rows.size == 0:
+            break
+        codes = pd.factorize(frame[column].iloc[rows])[0] + 1          # 0: missing
+        group = pd.factorize(group * (int(codes.max()) + 1) + codes)[0]
+        tied = np.bincount(group)[group] >= 2
+        rows, group = rows[tied], group[tied]
+    ids[rows] = n + group                       # rows tied in every column share an id
+    return ids
 
 
 # --------------------------------------------------------------------------------------
@@ -362,7 +420,10 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
     values = mpm[usable]
     high = mpm >= MPM_THRESHOLD
     uniform = straightlined(x, min_items=len(items))
-    permuted = np.column_stack([rng.permutation(x[usable, j]) for j in range(x.shape[1])])
+    # filled a column at a time (same draws, same order): one copy of the answers, not two
+    permuted = np.empty((int(usable.sum()), x.shape[1]))
+    for j in range(x.shape[1]):
+        permuted[:, j] = rng.permutation(x[usable, j])
     null_share = float(np.mean(max_percent_match(permuted) >= MPM_THRESHOLD))
     units = _unit_labels(data, resp)
     if units is not None:
@@ -386,9 +447,11 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
     hist_values, hist_counts = np.unique(np.round(values, 6), return_counts=True)
     per_group = {}
     if grouping is not None:
-        frame = pd.DataFrame({"g": groups[usable], "high": high[usable]})
-        per_group = {str(g): {"responses": int(s.size), "share_high_match": float(s.mean())}
-                     for g, s in frame.groupby("g")["high"]}
+        names, group_of = label_codes(groups[usable])
+        size = np.bincount(group_of, minlength=names.size)
+        with_high = np.bincount(group_of, weights=high[usable], minlength=names.size)
+        per_group = {str(g): {"responses": int(m), "share_high_match": float(h / m)}
+                     for g, m, h in zip(names, size, with_high)}
     share_high = float(high[usable].mean())
     distribution = {
         "threshold": MPM_THRESHOLD, "items": len(items), "responses_compared": int(usable.sum()),

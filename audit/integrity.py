@@ -76,10 +76,15 @@ def _as_items(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFrame) -> n
     return x
 
 
-def label_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def label_codes(values: Sequence[Any] | np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values as text and each value's index among them: `np.unique(...,
     return_inverse=True)` of the values as text, without numpy's fixed-width string copy (one
     100,000-character unit name would make that n × 400 kB)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and not values.hasnans:
+        # text column without gaps: hashed where it lies (pyarrow), not as a million Python
+        # strings; its sort is by code point, as Python's
+        codes, labels = pd.factorize(values, sort=True)
+        return np.asarray(labels, dtype=object), codes.astype(np.int64)
     raw = np.asarray(values, dtype=object)
     # values that are all text already (unit labels, strata) need no str() of each of a
     # million of them: one C-level type scan says so
@@ -661,8 +666,8 @@ def _hypergeom_pmf_rows(total: int, successes: int, draws: np.ndarray) -> list[n
     return np.split(pmf, np.cumsum(sizes)[:-1])
 
 
-def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[str] | np.ndarray,
-                            strata: Sequence[str] | np.ndarray | None = None) -> ExcessTest:
+def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[str] | np.ndarray | pd.Series,
+                            strata: Sequence[str] | np.ndarray | pd.Series | None = None) -> ExcessTest:
     """Does each unit have more flagged rows than the other units, within strata?
 
     Exact conditional test of each unit against all other units pooled, stratified by

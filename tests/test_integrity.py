@@ -404,6 +404,15 @@ def test_label_codes_are_numpy_unique_of_the_values_as_text(values):
     assert codes.tolist() == expected_codes.tolist()
 
 
+@pytest.mark.parametrize("storage", ["pyarrow", "python"])
+def test_label_codes_of_a_text_column_equal_those_of_its_values(storage):
+    text = pd.Series(["b", "é", "a", "Z", "b", "ab", "á"], dtype=pd.StringDtype(storage))
+    labels, codes = integrity.label_codes(text)
+    expected_labels, expected_codes = integrity.label_codes(text.to_numpy(dtype=object))
+    assert labels.tolist() == expected_labels.tolist() and codes.tolist() == expected_codes.tolist()
+    assert labels.dtype == object
+
+
 def test_excess_tests_equal_one_sided_fisher_exact():
     x, n = np.array([9, 2, 3, 1]), np.array([20, 25, 30, 15])
     p = excess_tests(x, n)

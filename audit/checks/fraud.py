@@ -132,8 +132,7 @@ def _unit_excess(flags: np.ndarray, units: pd.Series, rng: np.random.Generator,
     ones `weak`. Genuine units differ a little (agents' customers are not equally happy),
     hence the stricter level for naming one.
     """
-    labels_all = units.to_numpy(dtype=object)
-    test = stratified_excess_tests(flags, labels_all, None if strata is None else strata.to_numpy(dtype=object))
+    test = stratified_excess_tests(flags, units, strata)
     x, n = np.array(test.observed), np.array(test.trials)
     out: dict[str, Any] = {"per_unit": {}, "strong": [], "weak": [], "homogeneity": None,
                            "stratified_by": None if strata is None else strata.name}
@@ -420,11 +419,7 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
     values = mpm[usable]
     high = mpm >= MPM_THRESHOLD
     uniform = straightlined(x, min_items=len(items))
-    # filled a column at a time (same draws, same order): one copy of the answers, not two
-    permuted = np.empty((int(usable.sum()), x.shape[1]))
-    for j in range(x.shape[1]):
-        permuted[:, j] = rng.permutation(x[usable, j])
-    null_share = float(np.mean(max_percent_match(permuted) >= MPM_THRESHOLD))
+    null_share = float(np.mean(max_percent_match(_permuted_items(x, usable, rng)) >= MPM_THRESHOLD))
     units = _unit_labels(data, resp)
     if units is not None:
         groups, grouping = units.to_numpy(), data.unit_column
@@ -486,6 +481,17 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
                        p_value=scan.clusters[0].p_adjusted if scan.clusters else None,
                        effect_size=(scan.clusters[0].size / max(scan.clusters[0].expected, 1e-12))
                        if scan.clusters else None, details=details)
+
+
+def _permuted_items(x: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The answers of `rows` with each item's column shuffled on its own (one permutation
+    per column, in column order): respondents then match only as often as the items'
+    answer distributions make them, the null share of high matches. Filled a column at a
+    time, one copy of the answers (a million × 10 floats), dropped once matched."""
+    out = np.empty((int(np.count_nonzero(rows)), x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = rng.permutation(x[rows, j])
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -199,8 +199,11 @@ def _masked_keys(code: np.ndarray, digits: np.ndarray, subset: Sequence[int]) ->
 def _shared_key(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """For each query index: does another pattern carry the same key?
 
-    Each queried key's count among all keys, by hashing the queried keys (few once most
-    patterns have a neighbour) and looking every key up: no sort of all the keys per mask."""
+    By hashing, not sorting all the keys per mask: when a quarter of the patterns or more
+    are asked, every repeated key is marked in one pass; otherwise the queried keys (few
+    once most patterns have a neighbour) are hashed and every key is looked up in them."""
+    if 4 * query.size >= keys.size:
+        return pd.Series(keys).duplicated(keep=False).to_numpy()[query]
     values, where = np.unique(keys[query], return_inverse=True)
     slot = pd.Index(values).get_indexer(keys)
     return np.bincount(slot[slot >= 0], minlength=values.size)[where] >= 2
@@ -682,10 +685,10 @@ def stratified_excess_tests(flags: np.ndarray | Sequence[bool], units: Sequence[
     st = np.zeros(f.size, dtype=np.int64) if strata is None else label_codes(strata)[1]
     labels, unit_of = label_codes(units)
     n_strata = int(st.max()) + 1 if st.size else 0
-    n_us = np.zeros((labels.size, n_strata), dtype=np.int64)
-    x_us = np.zeros((labels.size, n_strata), dtype=np.int64)
-    np.add.at(n_us, (unit_of, st), 1)
-    np.add.at(x_us, (unit_of, st), f.astype(np.int64))
+    # rows and flagged rows per unit × stratum cell, counted by bincount (np.add.at is slow)
+    cell = unit_of * n_strata + st
+    n_us = np.bincount(cell, minlength=labels.size * n_strata).reshape(labels.size, n_strata)
+    x_us = np.bincount(cell[f], minlength=labels.size * n_strata).reshape(labels.size, n_strata)
     big_n, big_s = n_us.sum(axis=0), x_us.sum(axis=0)
     pmfs = [_hypergeom_pmf_rows(int(big_n[s]), int(big_s[s]), n_us[:, s]) for s in range(n_strata)]
     observed, expected, p = [], [], []

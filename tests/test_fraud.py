@@ -129,6 +129,15 @@ def test_the_metric_without_duplicates_keeps_the_first_response_by_submission_ti
     assert metric["responses_removed"] == 1
 
 
+def test_sorted_positions_are_the_order_of_a_stable_multi_key_sort():
+    g = np.random.default_rng(2)
+    frame = pd.DataFrame({"when": pd.to_datetime(g.choice([0, 60, 120], size=300), unit="s", utc=True),
+                          "row": g.choice([3.0, 1.0, 2.0, np.nan], size=300)}, index=np.arange(300)[::-1] * 7)
+    frame.loc[frame.index[::9], "when"] = pd.NaT
+    expected = frame.reset_index(drop=True).sort_values(["when", "row"], kind="stable", na_position="last").index
+    np.testing.assert_array_equal(fraud._sorted_positions(frame, ["when", "row"]), expected.to_numpy())
+
+
 def test_repeats_are_pandas_duplicated_with_missing_ids_never_repeated():
     ids = np.random.default_rng(3).integers(-1, 30, size=200)
     later, shared = fraud._repeats(ids)

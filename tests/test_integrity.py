@@ -163,9 +163,10 @@ def test_masked_keys_are_the_codes_less_the_subsets_digits(levels, dtype):
         np.testing.assert_array_equal(integrity._masked_keys(code_of_items, digits, subset), expected)
 
 
-def test_shared_key_is_a_count_of_at_least_two_among_all_keys():
+@pytest.mark.parametrize("step", [2, 9])                     # many patterns asked / few
+def test_shared_key_is_a_count_of_at_least_two_among_all_keys(step):
     keys = np.random.default_rng(4).integers(0, 40, size=300)
-    query = np.arange(0, 300, 2)
+    query = np.arange(0, 300, step)
     counts = np.array([(keys == keys[i]).sum() for i in query])
     np.testing.assert_array_equal(integrity._shared_key(keys, query), counts >= 2)
 

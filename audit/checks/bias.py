@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.aggregates import Cells, bin_index, category_text
+from audit.aggregates import Cells, bin_index, category_text, integral_as_int
 from audit.aggregates import usable_covariates as cell_covariates
 from audit.data import AuditData, claim_responses
 from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
@@ -46,7 +46,13 @@ def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[s
     own level, whole-number floats without '.0'), numeric ones as floats."""
     out = pd.DataFrame(index=frame.index)
     for c in categorical:
-        out[c] = category_text(frame[c]).to_numpy()
+        values = integral_as_int(frame[c])
+        if pd.api.types.is_integer_dtype(values):
+            # written as text once per distinct number: formatting a million numbers takes seconds
+            codes, distinct = pd.factorize(values, use_na_sentinel=False)
+            out[c] = category_text(pd.Series(distinct)).array.take(codes)
+        else:
+            out[c] = category_text(values).array
     for c in numeric:
         out[c] = frame[c].astype(float)
     return out
@@ -209,7 +215,7 @@ def representativeness(data: AuditData) -> CheckResult:
 
 
 def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
-                      numeric: bool) -> tuple[dict[str, int], np.ndarray]:
+                      numeric: bool) -> tuple[dict[str, int], pd.Categorical]:
     """Raking categories of one covariate: the population's counts and each respondent's category.
 
     Numeric covariates are cut at population quintiles. Categories with fewer than
@@ -218,11 +224,14 @@ def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
     """
     if numeric:
         p_counts = pd.Series(scope.n, index=scope.bins[column].astype(str).to_numpy()).groupby(level=0).sum()
-        r_cat = pd.Series(bin_index(linked[column], scope.edges[column]).astype(str))
+        codes, values = pd.factorize(bin_index(linked[column], scope.edges[column]))
     else:
         p_counts = scope.level_counts(column)
-        r_cat = pd.Series(linked[column].to_numpy())
-    counts = r_cat.value_counts()
+        codes, values = pd.factorize(linked[column])
+    labels = [str(v) for v in values]
+    # respondents per category as value_counts orders them: most first, ties by first appearance
+    counts = pd.Series(np.bincount(codes, minlength=len(labels)), index=labels).sort_values(ascending=False,
+                                                                                         kind="stable")
     small = [k for k in p_counts.index if counts.get(k, 0) < MIN_CELL]
     if small:
         rename = dict.fromkeys(small, "(other)")
@@ -231,8 +240,10 @@ def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
             largest = kept.idxmax() if len(kept) else "(other)"
             rename = dict.fromkeys(small, largest)
         p_counts = p_counts.rename(index=rename).groupby(level=0).sum()
-        r_cat = r_cat.replace(rename)
-    return {k: int(v) for k, v in p_counts.items()}, r_cat.to_numpy()
+        labels = [rename.get(k, k) for k in labels]
+    # the respondents' categories as codes into the (few) labels, never a million strings
+    merged, categories = pd.factorize(np.array(labels, dtype=object))
+    return {k: int(v) for k, v in p_counts.items()}, pd.Categorical.from_codes(merged[codes], categories)
 
 
 def nonresponse_adjustment(data: AuditData) -> CheckResult:

@@ -75,6 +75,17 @@ def _levels_of(values: pd.Series) -> list:
     return levels
 
 
+def category_positions(values: pd.Series, categories: Sequence) -> np.ndarray:
+    """Position of each row's value in ``categories``, −1 for a value not among them or missing.
+
+    Question answered: which category is each row in? As
+    ``pd.Index(categories).get_indexer(values)``, but each distinct value is looked up once
+    (a million text values otherwise take seconds).
+    """
+    codes, distinct = pd.factorize(values)
+    return np.append(pd.Index(list(categories)).get_indexer(distinct), -1)[codes]
+
+
 def _weights_array(weights: ArrayLike | None, n: int, what: str) -> np.ndarray:
     """Validated non-negative finite weights of length n (ones when None); positional, no index alignment."""
     if weights is None:
@@ -379,8 +390,9 @@ def _logit_design(frame: pd.DataFrame, covariates: Sequence[str], categorical: S
         if column in categorical:
             filled = _filled(values).astype(object)
             # observed levels only: an unused declared category would leave no reference level
-            for level in _sorted_levels(filled)[1:]:
-                columns.append((filled == level).to_numpy(float))
+            levels = _sorted_levels(filled)
+            position = category_positions(filled, levels)
+            columns += [(position == k).astype(float) for k in range(1, len(levels))]
         else:
             if values.isna().any():
                 raise InputError("numeric covariate has missing values", column=column,
@@ -506,7 +518,7 @@ def representativeness_indicators(frame: pd.DataFrame, response: str, covariates
     for column in cats:
         filled = _filled(frame[column]).astype(object)
         levels = _sorted_levels(filled)
-        codes[column] = filled.map({lv: j for j, lv in enumerate(levels)}).to_numpy(int)
+        codes[column] = category_positions(filled, levels)
         names[column] = [str(lv) for lv in levels]
 
     p_u: dict[str, float] = {}
@@ -592,17 +604,6 @@ def _weights_result(w: np.ndarray, method: str, converged: bool, iterations: int
     return Weights(weights=w, method=method, converged=converged, iterations=iterations,
                    design_effect=kish_design_effect(w), effective_n=effective_sample_size(w),
                    max_ratio=float(w.max() / w.mean()))
-
-
-def category_positions(values: pd.Series, categories: Sequence) -> np.ndarray:
-    """Position of each row's value in ``categories``, −1 for a value not among them or missing.
-
-    Question answered: which category is each row in? As
-    ``pd.Index(categories).get_indexer(values)``, but each distinct value is looked up once
-    (a million text values otherwise take seconds).
-    """
-    codes, distinct = pd.factorize(values)
-    return np.append(pd.Index(list(categories)).get_indexer(distinct), -1)[codes]
 
 
 def _category_index(values: pd.Series, categories: Sequence, column: str) -> np.ndarray:

@@ -20,9 +20,10 @@ from audit.aggregates import Cells, bin_index, category_text
 from audit.checks.bias import MIN_CELL, covariate_frame, raking_categories
 from audit.errors import InputError
 from audit.weighting import (
-    RIndicator, Weights, _category_index, _weighted_mean_sd, asmd, asmd_by_covariate, category_positions,
-    effective_sample_size, invitation_auc, kish_design_effect, one_hot, poststratify, r_indicator, rake,
-    representativeness_indicators, response_propensities, weighted_mean_se, weighted_moments,
+    RIndicator, Weights, _category_index, _filled, _logit_design, _sorted_levels, _weighted_mean_sd, asmd,
+    asmd_by_covariate, category_positions, effective_sample_size, invitation_auc, kish_design_effect, one_hot,
+    poststratify, r_indicator, rake, representativeness_indicators, response_propensities, weighted_mean_se,
+    weighted_moments,
 )
 
 logging.getLogger("balance").setLevel(logging.ERROR)
@@ -248,6 +249,25 @@ def test_response_propensities_with_a_numeric_covariate_equal_the_formula_glm(po
     rho = response_propensities(pop, "responded", ["channel", "handle_time"])
     fit = smf.glm("responded ~ C(channel) + handle_time", data=pop, family=sm.families.Binomial()).fit()
     np.testing.assert_allclose(rho, fit.predict(pop), rtol=1e-8)
+
+
+def mixed_covariates() -> pd.DataFrame:
+    return pd.DataFrame({
+        "channel": pd.array(["chat", "phone", None, "chat", "email", "phone"], dtype="str"),
+        "segment": pd.Categorical(["b", "a", "b", None, "a", "b"], categories=["c", "b", "a"]),
+        "resolved": [True, False, True, True, False, True], "code": [3, 1, 2, 3, 3, 1],
+        "handle": [1.5, 2.0, 3.5, 1.0, 2.5, 4.0]})
+
+
+def test_logit_design_dummies_equal_comparing_every_row_with_every_level() -> None:
+    frame = mixed_covariates()
+    cats = ["channel", "segment", "resolved", "code"]
+    columns = [np.ones(len(frame))]
+    for column in cats:
+        filled = _filled(frame[column]).astype(object)
+        columns += [(filled == level).to_numpy(float) for level in _sorted_levels(filled)[1:]]
+    expected = np.column_stack(columns + [frame["handle"].to_numpy(float)])
+    np.testing.assert_array_equal(_logit_design(frame, cats + ["handle"], cats), expected)
 
 
 def test_frequency_weights_on_grouped_data_give_the_unit_level_fit(pop) -> None:

@@ -262,7 +262,7 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
     rows = data.population.linked
     rows = rows.loc[rows["_in_scope"], ["interaction_id"] + cats + nums]
     linked = resp[["interaction_id", "score"]].merge(
-        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].to_numpy()),
+        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].array),
         on="interaction_id", how="inner")
     if len(linked) < MIN_CELL or not (cats or nums):
         return not_applicable("nonresponse_adjustment", title,

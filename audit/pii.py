@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Iterable, Literal, Mapping
 
 import numpy as np
@@ -335,9 +336,10 @@ def scan_audit_data(data: AuditData) -> PiiScan:
     found: list[PiiColumn] = []
     key_cells: list[Iterable[Any]] = []
     tokens: dict[str, tuple[str, str]] = {}          # folded value -> (kind, value) as first found
-    sources = [("responses", c, data.responses[c], _text_counts(data.responses[c]))
-               for c in data.responses.columns if not str(c).startswith("_")]
-    sources += [("population", c, None, counts) for c, counts in _population_counts(data).items()]
+    # one column's distinct values at a time: those of a million-row id column are large
+    sources = chain((("responses", c, data.responses[c], _text_counts(data.responses[c]))
+                     for c in data.responses.columns if not str(c).startswith("_")),
+                    (("population", c, None, counts) for c, counts in _population_counts(data).items()))
     for table, column, series, counts in sources:
         if counts is None:
             continue

@@ -156,7 +156,9 @@ def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[st
     pop, resp = data.population, data.responses
     if "interaction_id" not in resp.columns or not (categorical or numeric):
         return None
-    score = resp.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id").set_index("interaction_id")["score"]
+    # the two columns only: dropping rows from the whole responses table copies all of it
+    score = (resp[["interaction_id", "score"]].dropna(subset=["interaction_id"]).drop_duplicates("interaction_id")
+             .set_index("interaction_id")["score"])
     rows = pop.linked
     y_score = rows["interaction_id"].map(score)
     fit_rows = y_score.notna().to_numpy()

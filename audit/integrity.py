@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -827,14 +827,21 @@ def scan_statistic(times: np.ndarray | Sequence[float], window: float) -> ScanWi
     return ScanWindow(int(counts[i]), float(t[i]), float(t[i + counts[i] - 1]), i)
 
 
-def _batch_scan(sims: np.ndarray, window: float) -> np.ndarray:
-    """Scan statistic of each row of a (B × n) array of event times."""
-    sims = np.sort(sims, axis=1)
-    b, n = sims.shape
-    span = float(sims.max() - sims.min()) + 2.0 * window + 1.0
-    flat = (sims - sims.min() + span * np.arange(b)[:, None]).reshape(-1)
-    ends = np.searchsorted(flat, flat + window, side="right").reshape(b, n)
-    return (ends - np.arange(b * n).reshape(b, n)).max(axis=1)
+def _batch_scan(sims: np.ndarray, window: float, rows: int) -> Iterator[np.ndarray]:
+    """Scan statistic of each row of a (B × n) array of event times, `rows` rows at a time:
+    sorting is most of the cost, and a sequential test may stop after the first rows."""
+    lowest = sims.min()
+    span = float(sims.max() - lowest) + 2.0 * window + 1.0
+    for start in range(0, sims.shape[0], rows):
+        stop = min(start + rows, sims.shape[0])
+        # the rows end to end in one sorted array, row r shifted by r·span so that no window
+        # reaches into the next row; r counts over the whole batch, so the shifted times (and
+        # their rounding) do not depend on `rows`
+        block = sims[start:stop] - lowest + span * np.arange(start, stop)[:, None]
+        block.sort(axis=1)
+        flat = block.reshape(-1)
+        ends = np.searchsorted(flat, flat + window, side="right").reshape(block.shape)
+        yield (ends - np.arange(block.size).reshape(block.shape)).max(axis=1)
 
 
 @dataclass(frozen=True)
@@ -892,26 +899,25 @@ def burst_test(submitted_s: np.ndarray | Sequence[float], window_s: float, rng: 
     if n < 2:
         return BurstTest(observed, 1.0, 0, float(n), float(n), null)
     done = exceed = 0
-    sims_all = []
+    scanned = []
     # an ordinary unit reaches `stop_after` exceedances within a few dozen simulations:
     # batches start small and double, so thousands of units do not each simulate `batch`
     size = 4 * stop_after
     while done < max_simulations:
         size = min(size, batch, max_simulations - done)
-        sims = _batch_scan(draw(size), window_s)
-        hits = np.flatnonzero(sims >= observed.count)
-        if exceed + hits.size >= stop_after:
-            needed = stop_after - exceed
-            used = int(hits[needed - 1]) + 1
-            sims_all.append(sims[:used])
-            done += used
-            values = np.concatenate(sims_all)
-            return BurstTest(observed, stop_after / done, done, float(values.mean()),
-                             float(np.quantile(values, 0.99)), null)
-        exceed += hits.size
+        # the whole batch is drawn, so that the random stream does not depend on where the test
+        # stops, but scanned `stop_after` rows at a time: an ordinary unit stops after the first
+        for sims in _batch_scan(draw(size), window_s, stop_after):
+            hits = np.flatnonzero(sims >= observed.count)
+            if exceed + hits.size >= stop_after:
+                scanned.append(sims[:int(hits[stop_after - exceed - 1]) + 1])
+                values = np.concatenate(scanned)
+                return BurstTest(observed, stop_after / values.size, values.size, float(values.mean()),
+                                 float(np.quantile(values, 0.99)), null)
+            exceed += hits.size
+            scanned.append(sims)
         done += size
-        sims_all.append(sims)
         size *= 2
-    values = np.concatenate(sims_all)
+    values = np.concatenate(scanned)
     return BurstTest(observed, (1.0 + exceed) / (done + 1.0), done, float(values.mean()),
                      float(np.quantile(values, 0.99)), null)

@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Iterable, Literal, Mapping
 
 import numpy as np
@@ -89,14 +90,21 @@ def _is_phone(text: str) -> bool:
     return low <= sum(c.isdigit() for c in text) <= high
 
 
+def _may_be_phone(text: str) -> bool:
+    """Does `text` have the 8 digits a phone number needs? (Most texts are too short to.)"""
+    return len(text) >= _PHONE_DIGITS["+"][0] and sum(map(str.isdigit, text)) >= _PHONE_DIGITS["+"][0]
+
+
 def _may_hold(values: pd.Index, kind: str) -> np.ndarray:
     """Which values can contain an e-mail address ("@") or a phone number (8+ digits and a
     "+", space, dash, dot or bracket, without which `PHONE` cannot match)? A vectorised
     sieve: ids, codes and numbers skip the regular expressions."""
     if kind == "email":
         return np.asarray(values.str.contains("@", regex=False), dtype=bool)
-    return np.asarray(values.str.contains(r"[+ .()-]") & (values.str.count(r"\d") >= _PHONE_DIGITS["+"][0]),
-                      dtype=bool)
+    may = np.asarray(values.str.contains(r"[+ .()-]"), dtype=bool)
+    # digits are counted only where a separator is: ids and codes have none, and counting is the cost
+    may[may] = np.asarray(values[may].str.count(r"\d") >= _PHONE_DIGITS["+"][0], dtype=bool)
+    return may
 
 
 def find_phones(text: str) -> list[re.Match[str]]:
@@ -218,7 +226,7 @@ class Redactor:
             return self.tokens[text.casefold()]
         if "@" in text:
             text = EMAIL.sub(lambda m: self.tokens.get(m.group().casefold(), PLACEHOLDER["email"]), text)
-        spans = [m.span() for m in find_phones(text)] if sum(c.isdigit() for c in text) >= 8 else []
+        spans = [m.span() for m in find_phones(text)] if _may_be_phone(text) else []
         for start, end in reversed(spans):
             text = text[:start] + self.tokens.get(text[start:end].casefold(), PLACEHOLDER["phone"]) + text[end:]
         return self._names(text) if self.tokens else text
@@ -245,19 +253,30 @@ class Redactor:
     def json(self, obj: Any) -> Any:
         """A JSON-able object (the report dict) with every string, keys included, redacted.
         Two keys that redact alike keep apart by their hash."""
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, list):
-            return [self.json(v) for v in obj]
-        if isinstance(obj, dict):
-            out: dict[str, Any] = {}
-            for k, v in obj.items():
-                key = self.text(k)
-                if key in out:
-                    key = f"{key} ({self.token(k, 'key')})"
-                out[key] = self.json(v)
-            return out
-        return obj
+        # a report repeats a few thousand distinct strings (keys, unit names) 200,000 times
+        redacted: dict[str, str] = {}
+
+        def text(value: str) -> str:
+            if value not in redacted:
+                redacted[value] = self.text(value)
+            return redacted[value]
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, str):
+                return text(value)
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, dict):
+                out: dict[str, Any] = {}
+                for k, v in value.items():
+                    key = text(k)
+                    if key in out:
+                        key = f"{key} ({self.token(k, 'key')})"
+                    out[key] = walk(v)
+                return out
+            return value
+
+        return walk(obj)
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows of an uploaded table with headers and text cells redacted (numbers kept)."""
@@ -317,9 +336,10 @@ def scan_audit_data(data: AuditData) -> PiiScan:
     found: list[PiiColumn] = []
     key_cells: list[Iterable[Any]] = []
     tokens: dict[str, tuple[str, str]] = {}          # folded value -> (kind, value) as first found
-    sources = [("responses", c, data.responses[c], _text_counts(data.responses[c]))
-               for c in data.responses.columns if not str(c).startswith("_")]
-    sources += [("population", c, None, counts) for c, counts in _population_counts(data).items()]
+    # one column's distinct values at a time: those of a million-row id column are large
+    sources = chain((("responses", c, data.responses[c], _text_counts(data.responses[c]))
+                     for c in data.responses.columns if not str(c).startswith("_")),
+                    (("population", c, None, counts) for c, counts in _population_counts(data).items()))
     for table, column, series, counts in sources:
         if counts is None:
             continue

@@ -75,6 +75,17 @@ def _levels_of(values: pd.Series) -> list:
     return levels
 
 
+def category_positions(values: pd.Series, categories: Sequence) -> np.ndarray:
+    """Position of each row's value in ``categories``, −1 for a value not among them or missing.
+
+    Question answered: which category is each row in? As
+    ``pd.Index(categories).get_indexer(values)``, but each distinct value is looked up once
+    (a million text values otherwise take seconds).
+    """
+    codes, distinct = pd.factorize(values)
+    return np.append(pd.Index(list(categories)).get_indexer(distinct), -1)[codes]
+
+
 def _weights_array(weights: ArrayLike | None, n: int, what: str) -> np.ndarray:
     """Validated non-negative finite weights of length n (ones when None); positional, no index alignment."""
     if weights is None:
@@ -302,10 +313,11 @@ def weighted_moments(frame: pd.DataFrame, categorical: Sequence[str], numeric: S
     w = _weights_array(weights, len(frame), "weights")
     mean, sd, owner = {}, {}, {}
     for column in categorical:
-        values = frame[column].astype(str).to_numpy()
-        for level in sorted(set(values)):
+        # levels as integer codes: comparing a million strings once per level is the slow part
+        codes, levels = pd.factorize(frame[column].astype(str), sort=True)
+        for j, level in enumerate(levels):
             name = level_entry(column, level)
-            mean[name], sd[name] = _weighted_mean_sd((values == level).astype(float), w)
+            mean[name], sd[name] = _weighted_mean_sd((codes == j).astype(float), w)
             owner[name] = column
     for column in numeric:
         mean[column], sd[column] = _weighted_mean_sd(frame[column].to_numpy(float), w)
@@ -378,8 +390,9 @@ def _logit_design(frame: pd.DataFrame, covariates: Sequence[str], categorical: S
         if column in categorical:
             filled = _filled(values).astype(object)
             # observed levels only: an unused declared category would leave no reference level
-            for level in _sorted_levels(filled)[1:]:
-                columns.append((filled == level).to_numpy(float))
+            levels = _sorted_levels(filled)
+            position = category_positions(filled, levels)
+            columns += [(position == k).astype(float) for k in range(1, len(levels))]
         else:
             if values.isna().any():
                 raise InputError("numeric covariate has missing values", column=column,
@@ -505,7 +518,7 @@ def representativeness_indicators(frame: pd.DataFrame, response: str, covariates
     for column in cats:
         filled = _filled(frame[column]).astype(object)
         levels = _sorted_levels(filled)
-        codes[column] = filled.map({lv: j for j, lv in enumerate(levels)}).to_numpy(int)
+        codes[column] = category_positions(filled, levels)
         names[column] = [str(lv) for lv in levels]
 
     p_u: dict[str, float] = {}
@@ -597,12 +610,11 @@ def _category_index(values: pd.Series, categories: Sequence, column: str) -> np.
     """Position of each row's category in ``categories``; raises on missing or unknown values."""
     if values.isna().any():
         raise ValueError(f"column '{column}' has missing values; give them a category before weighting")
-    position = {category: j for j, category in enumerate(categories)}
-    codes = values.map(position)
-    if codes.isna().any():
-        unknown = sorted(map(str, pd.unique(values[codes.isna()])))
+    position = category_positions(values, categories)
+    if (position < 0).any():
+        unknown = sorted(map(str, pd.unique(values[position < 0])))
         raise ValueError(f"column '{column}': sample values {unknown} have no population total")
-    return codes.to_numpy(int)
+    return position
 
 
 def rake(sample: pd.DataFrame, margins: Mapping[str, Mapping[object, float]], *,

@@ -359,6 +359,17 @@ def test_timing_reports_the_lag_distribution():
     assert set(lags["per_unit"]) == set(sim.responses["agent_id"])
 
 
+def test_timing_reports_each_agents_lag_quartiles_as_numpy_computes_them():
+    sim, data = simulated(10)
+    per_unit = timing_anomalies(data, rng()).details["lags"]["per_unit"]
+    seconds = (sim.responses["submitted_at"] - sim.responses["interaction_at"]).dt.total_seconds()
+    for agent, lag in seconds.groupby(sim.responses["agent_id"]):
+        q25, median, q75 = np.quantile(lag.to_numpy(), [0.25, 0.5, 0.75])
+        assert per_unit[agent] == pytest.approx({"median": median, "q25": q25, "q75": q75, "n": lag.size},
+                                                rel=1e-12)
+    assert list(per_unit) == sorted(per_unit)
+
+
 # ---------------------------------------------------------------------------------------
 # straightlining
 # ---------------------------------------------------------------------------------------

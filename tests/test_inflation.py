@@ -13,9 +13,11 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from audit.checks.fraud import duplicate_responses, timing_anomalies
-from audit.checks.inflation import excess_p_values, score_inflation, score_signals
+from audit.checks.bias import covariate_frame
+from audit.checks.inflation import excess_p_values, satisfaction_model, score_inflation, score_signals
 from audit.claim import parse_claim
 from audit.data import AuditData, prepare
+from audit.headline import metric_variable
 from audit.loading import load_population, load_responses
 from audit.results import CheckResult
 from audit.simulation import simulate_contact_center
@@ -97,6 +99,37 @@ def test_maximum_scores_compare_a_unit_with_its_peers_among_top_box_answers():
     assert (table.loc["A", "maximum"], table.loc["A", "top_box"]) == (18, 20)
     assert table.loc["A", "p_maximum_scores"] == pytest.approx(
         stats.binomtest(18, 20, 18 / 38, alternative="greater").pvalue, rel=1e-12)
+
+
+def stacked_satisfaction_terms(data: AuditData, categorical: list[str], numeric: list[str]) -> dict:
+    # least squares on every linked row's design stacked column by column, then the rows with a score
+    pop, resp = data.population, data.responses
+    score = resp.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id").set_index("interaction_id")["score"]
+    y_score = pop.linked["interaction_id"].map(score)
+    fit_rows = y_score.notna().to_numpy()
+    covs = covariate_frame(pop.linked, categorical, numeric)
+    levels = {c: sorted(pop.cells.keys[c].unique()) for c in categorical}
+    columns = [np.ones(len(covs))]
+    for c in categorical:
+        columns += [(covs[c].to_numpy() == level).astype(float) for level in levels[c][1:]]
+    columns += [covs[c].to_numpy(float) for c in numeric]
+    beta, *_ = np.linalg.lstsq(np.column_stack(columns)[fit_rows],
+                               metric_variable(y_score[fit_rows], "top2box", data.scale), rcond=None)
+    names = [(c, level) for c in categorical for level in levels[c][1:]]
+    return {"intercept": float(beta[0]),
+            "levels": {c: {levels[c][0]: 0.0, **{lv: float(b) for (cc, lv), b in zip(names, beta[1:]) if cc == c}}
+                       for c in categorical},
+            "slopes": {c: float(b) for c, b in zip(numeric, beta[1 + len(names):])}}
+
+
+def test_satisfaction_model_is_least_squares_on_the_linked_rows_to_the_last_bit():
+    resp, pop = office(seed=5)
+    pop["handle_time_s"] = np.random.default_rng(6).gamma(2.0, 300.0, len(pop)).round(1)
+    data = prepared(resp, pop)
+    cats = [c for c in data.population.offer_cells.columns if c in data.categorical]
+    nums = list(data.population.offer_numeric)
+    assert cats and nums == ["handle_time_s"]
+    assert satisfaction_model(data, cats, nums) == stacked_satisfaction_terms(data, cats, nums)
 
 
 # ---------------------------------------------------------------------------------------

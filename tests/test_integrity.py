@@ -646,6 +646,69 @@ def test_burst_test_needs_a_null():
         burst_test([1.0, 2.0, 3.0], 600.0, np.random.default_rng(0))
 
 
+def one_array_batch_scan(sims: np.ndarray, window: float) -> np.ndarray:
+    # the scan of a whole batch at once (integrity._batch_scan before it scanned block by block)
+    sims = np.sort(sims, axis=1)
+    b, n = sims.shape
+    span = float(sims.max() - sims.min()) + 2.0 * window + 1.0
+    flat = (sims - sims.min() + span * np.arange(b)[:, None]).reshape(-1)
+    ends = np.searchsorted(flat, flat + window, side="right").reshape(b, n)
+    return (ends - np.arange(b * n).reshape(b, n)).max(axis=1)
+
+
+def test_batch_scan_is_the_scan_statistic_of_each_row():
+    sims = np.random.default_rng(14).integers(0, 7200, (9, 40)).astype(float)
+    expected = [scan_statistic(row, 600.0).count for row in sims]
+    assert np.concatenate(list(integrity._batch_scan(sims, 600.0, 4))).tolist() == expected
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7, 20])
+def test_batch_scan_block_by_block_equals_the_whole_batch_to_the_last_bit(rows):
+    # fractional times far from zero: the shifted times round, and must round alike in every block
+    sims = 1.7e9 + np.random.default_rng(15).uniform(0, 3 * 86400, (7, 300))
+    blocks = list(integrity._batch_scan(sims, 600.0, rows))
+    assert [len(b) for b in blocks[:-1]] == [rows] * (len(blocks) - 1) and sum(map(len, blocks)) == 7
+    np.testing.assert_array_equal(np.concatenate(blocks), one_array_batch_scan(sims, 600.0))
+
+
+def whole_batch_burst_test(submitted: np.ndarray, interaction: np.ndarray, window: float,
+                           rng: np.random.Generator, max_simulations: int, stop_after: int = 20,
+                           batch: int = 500) -> tuple[float, int, float, float]:
+    # burst_test's sequential Monte Carlo scanning every drawn batch whole: (p, B, null mean, null q99)
+    lags = submitted - interaction
+    observed = scan_statistic(submitted, window).count
+    done = exceed = 0
+    values, size = [], 4 * stop_after
+    while done < max_simulations:
+        size = min(size, batch, max_simulations - done)
+        sims = one_array_batch_scan(interaction[None, :] + rng.permuted(np.broadcast_to(lags, (size, lags.size)),
+                                                                         axis=1), window)
+        hits = np.flatnonzero(sims >= observed)
+        if exceed + hits.size >= stop_after:
+            done += int(hits[stop_after - exceed - 1]) + 1
+            kept = np.concatenate(values + [sims])[:done]
+            return stop_after / done, done, kept.mean(), np.quantile(kept, 0.99)
+        exceed, done, size = exceed + hits.size, done + size, 2 * size
+        values.append(sims)
+    kept = np.concatenate(values)
+    return (1 + exceed) / (done + 1), done, kept.mean(), np.quantile(kept, 0.99)
+
+
+@pytest.mark.parametrize("burst", [0, 12])
+def test_burst_test_scanning_only_what_it_reads_draws_and_finds_what_a_whole_batch_scan_does(burst):
+    # an ordinary unit stops inside the first batch; a bursty one runs every batch to the end
+    g = np.random.default_rng(16)
+    interaction = np.sort(g.uniform(0, 20 * 86400, 150))
+    submitted = interaction + g.lognormal(np.log(1800), 1.0, 150)
+    submitted[:burst] = 10 * 86400 + g.uniform(0, 300, burst)
+    mine, theirs = np.random.default_rng(17), np.random.default_rng(17)
+    result = burst_test(submitted, 600.0, mine, interaction_s=interaction, max_simulations=1999)
+    p, b, mean, q99 = whole_batch_burst_test(submitted, interaction, 600.0, theirs, 1999)
+    assert (result.p_value, result.n_simulations, result.null_mean, result.null_q99) == (p, b, mean, q99)
+    assert (result.n_simulations < 80) == (burst == 0)
+    assert mine.random() == theirs.random()
+
+
 # ---------------------------------------------------------------------------------------
 # multiplicity
 # ---------------------------------------------------------------------------------------

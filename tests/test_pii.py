@@ -27,7 +27,8 @@ from streamlit.testing.v1 import AppTest
 
 from audit import run_audit
 from audit.pdf import executive_pdf
-from audit.pii import Redactor, find_phones, is_email, is_phone, looks_like_name, name_header, scan_column
+from audit.pii import (Redactor, _may_be_phone, _may_hold, find_phones, is_email, is_phone, looks_like_name,
+                       name_header, scan_column)
 from audit.render import findings_csv, report_html, report_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +122,21 @@ def test_a_segment_of_two_word_places_is_not_taken_for_names():
     assert scan_column(counts(places * 10), "site", table="responses", column="site") == ()
 
 
+SIEVE_VALUES = ["R00000001", "+44 20 7946 0958", "2026-07", "(202) 555-0143", "12345678901", "+1 23", "a.b.c",
+                "call 020 7946 0958", "٠١٢٣٤٥٦٧ ٨٩", "1 2 3 4 5 6 7", "1 2 3 4 5 6 7 8", "", " ", "x@example.com"]
+
+
+def test_the_phone_sieve_keeps_values_with_a_separator_and_eight_digits():
+    values = pd.Index(SIEVE_VALUES, dtype="str")
+    expected = values.str.contains(r"[+ .()-]") & (values.str.count(r"\d") >= 8)   # every value counted
+    assert _may_hold(values, "phone").tolist() == list(expected)
+
+
+@pytest.mark.parametrize("text", SIEVE_VALUES + ["²³⁴⁵⁶⁷⁸⁹", "1234567", "12345678"])
+def test_a_text_may_be_a_phone_number_when_eight_of_its_characters_are_digits(text):
+    assert _may_be_phone(text) == (sum(c.isdigit() for c in text) >= 8)
+
+
 # --- the redactor --------------------------------------------------------------------------
 
 def test_addresses_and_numbers_inside_text_become_placeholders():
@@ -146,6 +162,29 @@ def test_equal_values_get_equal_tokens_and_different_values_different_ones():
 def test_two_report_keys_that_redact_alike_stay_apart():
     out = Redactor().json({"rates": {"x@example.com": 0.1, "y@example.com": 0.2}})
     assert sorted(out["rates"].values()) == [0.1, 0.2]
+
+
+def redact_every_string(redactor: Redactor, obj):
+    # each string redacted where it stands (the reference)
+    if isinstance(obj, str):
+        return redactor.text(obj)
+    if isinstance(obj, list):
+        return [redact_every_string(redactor, v) for v in obj]
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            key = redactor.text(k)
+            out[f"{key} ({redactor.token(k, 'key')})" if key in out else key] = redact_every_string(redactor, v)
+        return out
+    return obj
+
+
+def test_a_report_is_redacted_as_if_every_string_were_redacted_where_it_stands():
+    redactor = Redactor(b"k", {"jane smith": Redactor(b"k").token("Jane Smith", "name")})
+    report = {"units": [{"unit": "Jane Smith", "p": 0.01, "note": "call 020 7946 0958"},
+                        {"unit": "Jane Smith", "p": None, "rows": [2, 3]}],
+              "Jane Smith": {"x@example.com": 1, "y@example.com": 2, "jane smith": "Jane Smith's lead"}}
+    assert redactor.json(report) == redact_every_string(redactor, report)
 
 
 def test_a_table_of_rows_keeps_its_numbers_and_redacts_its_text():

@@ -16,11 +16,14 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
+from audit.aggregates import Cells, bin_index, category_text
+from audit.checks.bias import MIN_CELL, covariate_frame, raking_categories
 from audit.errors import InputError
 from audit.weighting import (
-    RIndicator, Weights, asmd, asmd_by_covariate, effective_sample_size, invitation_auc,
-    kish_design_effect, one_hot, poststratify, r_indicator, rake, representativeness_indicators,
-    response_propensities, weighted_mean_se,
+    RIndicator, Weights, _category_index, _filled, _logit_design, _sorted_levels, _weighted_mean_sd, asmd,
+    asmd_by_covariate, category_positions, effective_sample_size, invitation_auc, kish_design_effect, one_hot,
+    poststratify, r_indicator, rake, representativeness_indicators, response_propensities, weighted_mean_se,
+    weighted_moments,
 )
 
 logging.getLogger("balance").setLevel(logging.ERROR)
@@ -246,6 +249,25 @@ def test_response_propensities_with_a_numeric_covariate_equal_the_formula_glm(po
     rho = response_propensities(pop, "responded", ["channel", "handle_time"])
     fit = smf.glm("responded ~ C(channel) + handle_time", data=pop, family=sm.families.Binomial()).fit()
     np.testing.assert_allclose(rho, fit.predict(pop), rtol=1e-8)
+
+
+def mixed_covariates() -> pd.DataFrame:
+    return pd.DataFrame({
+        "channel": pd.array(["chat", "phone", None, "chat", "email", "phone"], dtype="str"),
+        "segment": pd.Categorical(["b", "a", "b", None, "a", "b"], categories=["c", "b", "a"]),
+        "resolved": [True, False, True, True, False, True], "code": [3, 1, 2, 3, 3, 1],
+        "handle": [1.5, 2.0, 3.5, 1.0, 2.5, 4.0]})
+
+
+def test_logit_design_dummies_equal_comparing_every_row_with_every_level() -> None:
+    frame = mixed_covariates()
+    cats = ["channel", "segment", "resolved", "code"]
+    columns = [np.ones(len(frame))]
+    for column in cats:
+        filled = _filled(frame[column]).astype(object)
+        columns += [(filled == level).to_numpy(float) for level in _sorted_levels(filled)[1:]]
+    expected = np.column_stack(columns + [frame["handle"].to_numpy(float)])
+    np.testing.assert_array_equal(_logit_design(frame, cats + ["handle"], cats), expected)
 
 
 def test_frequency_weights_on_grouped_data_give_the_unit_level_fit(pop) -> None:
@@ -511,6 +533,123 @@ def test_raking_rejects_margins_with_different_totals(resp) -> None:
 def test_raking_names_a_sample_value_without_a_margin(resp) -> None:
     with pytest.raises(ValueError, match="email"):
         rake(resp, {"channel": {"phone": 600, "chat": 400}})
+
+
+def test_raking_categorical_columns_gives_the_weights_of_text_columns(resp) -> None:
+    as_categories = resp.astype({"channel": "category", "resolved": "category"})
+    np.testing.assert_array_equal(rake(as_categories, RAKE_MARGINS).weights, rake(resp, RAKE_MARGINS).weights)
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["b", "a", "c", "a", "b"], dtype="str"),
+    pd.Series(np.array(["b", 1, 1.0, True, "a"], dtype=object)),
+    pd.Series(pd.Categorical(["u", "v", "u", "w", "u"], categories=["w", "v", "u", "x"])),
+    pd.Series([3, 1, 2, 3, 3])])
+def test_category_positions_equal_a_row_by_row_lookup(values) -> None:
+    categories = list(pd.unique(values))[::-1]
+    expected = values.map({c: j for j, c in enumerate(categories)}).to_numpy(int)
+    np.testing.assert_array_equal(_category_index(values, categories, "x"), expected)
+
+
+def test_category_positions_are_the_index_positions_with_minus_one_for_unknown_and_missing() -> None:
+    values = pd.Series(["b", None, "zz", "a", "b", "a"], dtype="str")
+    expected = pd.Index(["a", "b", "c"]).get_indexer(values)
+    np.testing.assert_array_equal(category_positions(values, ["a", "b", "c"]), expected)
+    assert expected.tolist() == [1, -1, -1, 0, 1, 0]
+
+
+def test_category_positions_name_every_unknown_value_once() -> None:
+    values = pd.Series(["b", "zz", "a", "zz", "y"], dtype="str")
+    with pytest.raises(ValueError, match=r"\['y', 'zz'\] have no population total"):
+        _category_index(values, ["a", "b"], "x")
+
+
+def rowwise_level_moments(frame: pd.DataFrame, column: str, w: np.ndarray) -> dict[str, tuple[float, float]]:
+    # each level's weighted share and SD from a text comparison of every row (the reference)
+    values = frame[column].astype(str).to_numpy()
+    return {level: _weighted_mean_sd((values == level).astype(float), w) for level in sorted(set(values))}
+
+
+def test_weighted_moments_of_levels_equal_row_by_row_text_comparisons() -> None:
+    g = np.random.default_rng(21)
+    frame = pd.DataFrame({"channel": pd.Series(g.choice(["chat", "phone", "Email", "émail", "(missing)"], 500),
+                                               dtype="str"),
+                          "resolved": g.choice([0, 1], 500), "handle": g.gamma(2.0, 300.0, 500)})
+    w = g.uniform(0.5, 3.0, 500)
+    got = weighted_moments(frame, ["channel", "resolved"], ["handle"], weights=w)
+    for column in ("channel", "resolved"):
+        for level, (mean, sd) in rowwise_level_moments(frame, column, w).items():
+            assert (got.mean[f"{column}[{level}]"], got.sd[f"{column}[{level}]"]) == (mean, sd)
+    assert list(got.mean.index[:5]) == [f"channel[{v}]" for v in sorted(set(frame["channel"]))]
+
+
+# ------------------------------------------------- raking inputs of nonresponse_adjustment (bias)
+
+def rowwise_covariate_frame(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    # every row's value written as text (the reference)
+    return pd.DataFrame({c: category_text(frame[c]).to_numpy() for c in categorical}, index=frame.index)
+
+
+def test_covariate_frame_writes_each_value_as_every_row_would_be_written() -> None:
+    frame = pd.DataFrame({
+        "text": pd.array(["b", None, "a", "b", "1"], dtype="str"),
+        "mixed": np.array(["x", 1, None, 1.0, True], dtype=object),
+        "flag": [1.0, np.nan, 0.0, 1.0, -0.0], "half": [1.5, np.nan, -0.0, 0.0, 1.5],
+        "count": pd.array([1, None, 2, 1, 0], dtype="Int64"), "code": [3, 1, 2, 3, 3],
+        "bool": [True, False, True, True, False], "segment": pd.Categorical(["u", "v", None, "u", "u"]),
+        "empty": [np.nan] * 5}, index=[5, 3, 9, 1, 7])
+    columns = list(frame.columns)
+    pd.testing.assert_frame_equal(covariate_frame(frame, columns, []), rowwise_covariate_frame(frame, columns),
+                                  check_exact=True)
+
+
+def rowwise_raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
+                              numeric: bool) -> tuple[dict[str, int], np.ndarray]:
+    # bias.raking_categories on every respondent's label as text (the reference)
+    if numeric:
+        p_counts = pd.Series(scope.n, index=scope.bins[column].astype(str).to_numpy()).groupby(level=0).sum()
+        r_cat = pd.Series(bin_index(linked[column], scope.edges[column]).astype(str))
+    else:
+        p_counts = scope.level_counts(column)
+        r_cat = pd.Series(linked[column].to_numpy())
+    counts = r_cat.value_counts()
+    small = [k for k in p_counts.index if counts.get(k, 0) < MIN_CELL]
+    if small:
+        rename = dict.fromkeys(small, "(other)")
+        if counts[counts.index.isin(small)].sum() < MIN_CELL:
+            kept = counts[~counts.index.isin(small)]
+            rename = dict.fromkeys(small, kept.idxmax() if len(kept) else "(other)")
+        p_counts = p_counts.rename(index=rename).groupby(level=0).sum()
+        r_cat = r_cat.replace(rename)
+    return {k: int(v) for k, v in p_counts.items()}, r_cat.to_numpy()
+
+
+def raking_scope(levels: list[str], n: list[int], edges: np.ndarray) -> Cells:
+    # cells of one categorical covariate "channel" and one numeric "handle" (bin per cell, -1 missing)
+    bins = pd.DataFrame({"handle": np.arange(len(levels)) % (len(edges) - 1) - (np.arange(len(levels)) == 0)})
+    empty = pd.DataFrame({"handle": np.zeros(len(levels))})
+    return Cells(pd.DataFrame({"channel": levels}), np.array(n), empty, empty, empty.astype(int), bins,
+                 {"handle": 0.0}, {"handle": edges})
+
+
+@pytest.mark.parametrize("respondents", [
+    {"chat": 40, "phone": 30, "email": 3, "sms": 2, "fax": 1},      # small ones pooled into "(other)"
+    {"chat": 30, "phone": 30, "email": 2, "sms": 1},                # too few to pool: they join the largest (a tie)
+    {"phone": 30, "chat": 30, "email": 2, "sms": 1},                # ... the one seen first
+    {"chat": 70, "phone": 5, "email": 5, "sms": 5, "fax": 5}])      # nothing to pool
+def test_raking_categories_equal_those_of_every_respondents_label(respondents) -> None:
+    g = np.random.default_rng(22)
+    labels = np.concatenate([[k] * v for k, v in respondents.items()])
+    order = g.permutation(labels.size) if "fax" in respondents else np.arange(labels.size)
+    linked = pd.DataFrame({"channel": pd.array(labels[order], dtype="str"),
+                           "handle": np.where(g.random(labels.size) < 0.1, np.nan, g.gamma(2.0, 300.0, labels.size))})
+    scope = raking_scope(["chat", "email", "fax", "phone", "sms"], [400, 60, 20, 300, 40],
+                         np.array([-np.inf, 300.0, 500.0, 800.0, np.inf]))
+    for column, numeric in (("channel", False), ("handle", True)):
+        counts, categories = raking_categories(scope, linked, column, numeric)
+        expected_counts, expected = rowwise_raking_categories(scope, linked, column, numeric)
+        assert counts == expected_counts and list(counts) == list(expected_counts)
+        np.testing.assert_array_equal(np.asarray(categories, dtype=object), expected)
 
 
 # ---------------------------------------------------------------------- SE of weighted mean

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.aggregates import Cells, bin_index, category_text
+from audit.aggregates import Cells, bin_index, category_text, integral_as_int
 from audit.aggregates import usable_covariates as cell_covariates
 from audit.data import AuditData, claim_responses
 from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
@@ -46,7 +46,13 @@ def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[s
     own level, whole-number floats without '.0'), numeric ones as floats."""
     out = pd.DataFrame(index=frame.index)
     for c in categorical:
-        out[c] = category_text(frame[c]).to_numpy()
+        values = integral_as_int(frame[c])
+        if pd.api.types.is_integer_dtype(values):
+            # written as text once per distinct number: formatting a million numbers takes seconds
+            codes, distinct = pd.factorize(values, use_na_sentinel=False)
+            out[c] = category_text(pd.Series(distinct)).array.take(codes)
+        else:
+            out[c] = category_text(values).array
     for c in numeric:
         out[c] = frame[c].astype(float)
     return out
@@ -81,9 +87,10 @@ def imbalance_status(max_asmd: float, p_value: float) -> str:
 
 def _group_summary(invited: Cells, others: Cells, column: str, is_cat: bool) -> dict:
     if is_cat:
-        a = invited.level_counts(column) / invited.total
-        b = others.level_counts(column) / others.total
-        levels = sorted(set(a.index) | set(b.index), key=str)
+        # plain dicts: a lookup in a Series of text labels costs a millisecond
+        a = (invited.level_counts(column) / invited.total).to_dict()
+        b = (others.level_counts(column) / others.total).to_dict()
+        levels = sorted(set(a) | set(b), key=str)
         return {str(k): {"invited": float(a.get(k, 0.0)), "not_invited": float(b.get(k, 0.0)),
                          "difference": float(a.get(k, 0.0) - b.get(k, 0.0))} for k in levels}
     x, y = invited.moments(column)[1], others.moments(column)[1]
@@ -129,12 +136,13 @@ def invitation_selectivity(data: AuditData) -> CheckResult:
     max_level = levels.drop("mean(asmd)")
     top = level_label(max_level.idxmax())
     details = {}
+    level_asmd = levels.to_dict()
     for c in cats + nums:
         entry = {"asmd": float(by_cov[c])}
         summary = _group_summary(inv_cells, not_cells, c, c in cats)
         if c in cats:
             for k, v in summary.items():
-                v["asmd"] = float(levels.get(level_entry(c, k), np.nan))
+                v["asmd"] = float(level_asmd.get(level_entry(c, k), np.nan))
             entry["levels"] = summary
         else:
             entry.update(summary)
@@ -209,7 +217,7 @@ def representativeness(data: AuditData) -> CheckResult:
 
 
 def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
-                      numeric: bool) -> tuple[dict[str, int], np.ndarray]:
+                      numeric: bool) -> tuple[dict[str, int], pd.Categorical]:
     """Raking categories of one covariate: the population's counts and each respondent's category.
 
     Numeric covariates are cut at population quintiles. Categories with fewer than
@@ -218,11 +226,14 @@ def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
     """
     if numeric:
         p_counts = pd.Series(scope.n, index=scope.bins[column].astype(str).to_numpy()).groupby(level=0).sum()
-        r_cat = pd.Series(bin_index(linked[column], scope.edges[column]).astype(str))
+        codes, values = pd.factorize(bin_index(linked[column], scope.edges[column]))
     else:
         p_counts = scope.level_counts(column)
-        r_cat = pd.Series(linked[column].to_numpy())
-    counts = r_cat.value_counts()
+        codes, values = pd.factorize(linked[column])
+    labels = [str(v) for v in values]
+    # respondents per category as value_counts orders them: most first, ties by first appearance
+    counts = pd.Series(np.bincount(codes, minlength=len(labels)), index=labels).sort_values(ascending=False,
+                                                                                         kind="stable")
     small = [k for k in p_counts.index if counts.get(k, 0) < MIN_CELL]
     if small:
         rename = dict.fromkeys(small, "(other)")
@@ -231,8 +242,10 @@ def raking_categories(scope: Cells, linked: pd.DataFrame, column: str,
             largest = kept.idxmax() if len(kept) else "(other)"
             rename = dict.fromkeys(small, largest)
         p_counts = p_counts.rename(index=rename).groupby(level=0).sum()
-        r_cat = r_cat.replace(rename)
-    return {k: int(v) for k, v in p_counts.items()}, r_cat.to_numpy()
+        labels = [rename.get(k, k) for k in labels]
+    # the respondents' categories as codes into the (few) labels, never a million strings
+    merged, categories = pd.factorize(np.array(labels, dtype=object))
+    return {k: int(v) for k, v in p_counts.items()}, pd.Categorical.from_codes(merged[codes], categories)
 
 
 def nonresponse_adjustment(data: AuditData) -> CheckResult:
@@ -249,7 +262,7 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
     rows = data.population.linked
     rows = rows.loc[rows["_in_scope"], ["interaction_id"] + cats + nums]
     linked = resp[["interaction_id", "score"]].merge(
-        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].to_numpy()),
+        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].array),
         on="interaction_id", how="inner")
     if len(linked) < MIN_CELL or not (cats or nums):
         return not_applicable("nonresponse_adjustment", title,

@@ -532,12 +532,13 @@ def _lag_summary(lag: np.ndarray, units: pd.Series | None) -> dict[str, Any]:
     out["short"] = {"threshold_s": SHORT_LAG_S, "count": int(((values >= 0) & (values < SHORT_LAG_S)).sum())}
     out["long"] = {"threshold_s": LONG_LAG_S, "count": int((values > LONG_LAG_S).sum())}
     if units is not None:
-        by_unit = pd.Series(values).groupby(units.to_numpy()[ok], sort=True)
+        by_unit = pd.Series(values).groupby(units.array[ok], sort=True)
         quartiles = by_unit.quantile([0.25, 0.5, 0.75]).unstack()     # linear, as numpy's default
-        sizes = by_unit.size()
-        out["per_unit"] = {str(u): {"median": float(quartiles.at[u, 0.5]), "q25": float(quartiles.at[u, 0.25]),
-                                    "q75": float(quartiles.at[u, 0.75]), "n": int(sizes[u])}
-                           for u in sorted(sizes.index, key=str)}
+        table = quartiles[[0.25, 0.5, 0.75]].assign(n=by_unit.size())
+        # one pass over the table's rows: a lookup per unit and column costs more than the quantiles
+        entries = {u: {"median": float(q50), "q25": float(q25), "q75": float(q75), "n": int(n)}
+                   for u, (q25, q50, q75, n) in zip(table.index, table.to_numpy())}
+        out["per_unit"] = {str(u): entries[u] for u in sorted(entries, key=str)}
     return out
 
 
@@ -574,7 +575,7 @@ def timing_anomalies(data: AuditData, rng: np.random.Generator) -> CheckResult:
                                                                          BEFORE_FAIL_MIN_SHARE * n_lag)
         strong |= bool(impossible)
         weak |= n_early > 0
-        by_unit = ({str(u): int(c) for u, c in pd.Series(early).groupby(units.to_numpy()).sum().items() if c}
+        by_unit = ({str(u): int(c) for u, c in pd.Series(early).groupby(units.array).sum().items() if c}
                    if units is not None else {})
         details["before_interaction"] = {
             "count": n_early, "share": n_early / n_lag if n_lag else None, "tolerance_s": CLOCK_SKEW_TOLERANCE_S,
@@ -705,7 +706,9 @@ def straightlining(data: AuditData, rng: np.random.Generator) -> CheckResult:
     n = int(answered.sum())
     share = float(flags.sum() / n)
     lo, hi = np.nanmin(x), np.nanmax(x)
-    value = np.where(flags, np.nanmax(np.where(np.isnan(x), -np.inf, x), axis=1), np.nan)
+    # the one answer of each straight-liner (a copy of their rows only, not of the whole grid)
+    value = np.full(len(x), np.nan)
+    value[flags] = np.nanmax(x[flags], axis=1)
     midscale = flags & (value > lo) & (value < hi)
     runs = longstring(x)[answered]
     mid_iv = wilson_interval(int(midscale.sum()), n)

@@ -55,6 +55,7 @@ from audit.headline import metric_variable
 from audit.integrity import excess_tests, holm_adjust
 from audit.ranking import overdispersion
 from audit.results import CheckResult, not_applicable
+from audit.weighting import category_positions
 
 TITLE = "Score inflation"
 ALPHA = 0.05                      # Holm family-wise level per signal
@@ -155,21 +156,32 @@ def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[st
     pop, resp = data.population, data.responses
     if "interaction_id" not in resp.columns or not (categorical or numeric):
         return None
-    score = resp.dropna(subset=["interaction_id"]).drop_duplicates("interaction_id").set_index("interaction_id")["score"]
+    # the two columns only: dropping rows from the whole responses table copies all of it
+    score = (resp[["interaction_id", "score"]].dropna(subset=["interaction_id"]).drop_duplicates("interaction_id")
+             .set_index("interaction_id")["score"])
     rows = pop.linked
     y_score = rows["interaction_id"].map(score)
     fit_rows = y_score.notna().to_numpy()
-    covs = covariate_frame(rows, categorical, numeric)
+    covs = covariate_frame(rows, categorical, numeric)[fit_rows]
     levels = {c: sorted(pop.cells.keys[c].unique()) for c in categorical}
-    columns = [np.ones(len(rows))]
-    for c in categorical:
-        columns += [(covs[c].to_numpy() == level).astype(float) for level in levels[c][1:]]
-    columns += [covs[c].to_numpy(float) for c in numeric]
-    x = np.column_stack(columns)
-    if fit_rows.sum() <= x.shape[1]:
+    width = 1 + sum(len(levels[c]) - 1 for c in categorical) + len(numeric)
+    if len(covs) <= width:
         return None
+    # the fitted rows' design written in place: stacking every row's columns, then taking the
+    # fitted rows, held it three times
+    x = np.empty((len(covs), width))
+    x[:, 0] = 1.0
+    j = 1
+    for c in categorical:
+        position = category_positions(covs[c], levels[c])   # −1: a level the cells lack
+        for k in range(1, len(levels[c])):
+            x[:, j] = position == k
+            j += 1
+    for c in numeric:
+        x[:, j] = covs[c].to_numpy(float)
+        j += 1
     y = metric_variable(y_score[fit_rows], "top2box", data.scale)
-    beta, *_ = np.linalg.lstsq(x[fit_rows], y, rcond=None)
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     terms, j = {"intercept": float(beta[0]), "levels": {}, "slopes": {}}, 1
     for c in categorical:
         terms["levels"][c] = {levels[c][0]: 0.0}
@@ -315,15 +327,17 @@ def score_inflation(data: AuditData, checks: Mapping[str, CheckResult]) -> Check
     for s in tested:
         table[f"p_holm_{s}"] = _holm(table[f"p_{s}"])
     evidence = evidence_from_checks(checks, data)
+    # the table's rows as plain dicts, read once: a lookup per unit and column costs seconds
+    rows = dict(zip(table.index.astype(str), table.to_dict("records")))
     fired: dict[str, list[str]] = {}
-    for u in table.index.astype(str):
-        signals = [s for s in tested if table.at[u, f"p_holm_{s}"] < ALPHA]
+    for u, row in rows.items():
+        signals = [s for s in tested if row[f"p_holm_{s}"] < ALPHA]
         signals += [s for s in FROM_CHECKS if u in evidence[s]]
         if signals:
             fired[u] = signals
 
     def entry(u: str) -> dict[str, Any]:
-        values = {str(k): int(v) if k in COUNT_COLUMNS else float(v) for k, v in table.loc[u].items() if pd.notna(v)}
+        values = {str(k): int(v) if k in COUNT_COLUMNS else float(v) for k, v in rows[u].items() if pd.notna(v)}
         signals = fired.get(u, [])
         return {"unit": u, "signals": signals, "evidence": "; ".join(SIGNAL_TEXT[s] for s in signals), **values}
 

@@ -70,10 +70,6 @@ def _sample_bytes(path: Path, file_format: str) -> bytes:
     return head[: head.rfind(b"\n") + 1] if len(head) == SAMPLE_BYTES else head
 
 
-def _sql_list(values: set[str]) -> str:
-    return ", ".join("'" + v + "'" for v in sorted(values))
-
-
 def _typed(engine: Engine, header: str, kind: str, source_type: str) -> tuple[str, str | None]:
     """(typed SQL value, SQL condition that the loader would read the cell differently or not at all)."""
     col = engine.quote_identifier(header)
@@ -81,8 +77,11 @@ def _typed(engine: Engine, header: str, kind: str, source_type: str) -> tuple[st
         return (f"CAST({col} AS DOUBLE)" if kind == "number" else col), None
     text = f"TRIM(CAST({col} AS VARCHAR))"
     if kind == "flag":
-        value = (f"CASE WHEN LOWER({text}) IN ({_sql_list(_TRUE)}) THEN 1 "
-                 f"WHEN LOWER({text}) IN ({_sql_list(_FALSE)}) THEN 0 END")
+        # a simple CASE, not IN lists: DuckDB plans an IN list of five or more constants (and
+        # list_contains) as a join with a constant table, whose output is out of the file's order
+        # even on one thread
+        codes = [(v, 1) for v in sorted(_TRUE)] + [(v, 0) for v in sorted(_FALSE)]
+        value = f"CASE LOWER({text}) " + " ".join(f"WHEN '{v}' THEN {code}" for v, code in codes) + " END"
         return f"CAST({value} AS TINYINT)", f"({value}) IS NULL"
     if kind == "number":
         match = f"regexp_full_match({text}, '{_NUMBER.pattern.lstrip('^').rstrip('$')}')"

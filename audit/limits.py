@@ -142,3 +142,22 @@ def _compressed(source: Any) -> tuple[str | None, Any]:
     if head == b"PAR1":
         return "parquet", opened
     return None, None
+
+
+def return_freed_memory() -> None:
+    """Hand the memory that pandas and Arrow have freed back to the operating system.
+
+    Arrow's allocator and glibc's malloc keep freed pages for reuse, so after the responses
+    are read the process holds ~1.1 GB for a 0.28 GB frame (1.06M responses) and every later
+    stage starts from there. Releasing them between stages lowers the audit's peak RSS;
+    where glibc is not the C library (macOS, musl) only Arrow's pool is released."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)

@@ -18,7 +18,7 @@ from audit.claim import Claim, load_claim
 from audit.data import AuditData, claim_population_size, claim_responses, prepare
 from audit.headline import MetricResult, headline_metric
 from audit.engine import Engine, make_engine
-from audit.limits import Limits
+from audit.limits import Limits, return_freed_memory
 from audit.loading import LoadedTable, load_population, load_responses
 from audit.pii import PiiScan, scan_audit_data
 from audit.population_file import RegisteredPopulation, open_population_file
@@ -134,6 +134,7 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     resp_table = load_responses(responses, mapping=resp_map or None,
                                 scale=tuple(int(v) for v in claim_obj.scale) if claim_obj.scale else None,
                                 name=responses_name, limits=limits)
+    return_freed_memory()
     sql = make_engine(engine) if isinstance(engine, str) else engine
     try:
         pop_table = None
@@ -145,6 +146,7 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     finally:
         if isinstance(engine, str):
             sql.close()
+    return_freed_memory()
     pop_table = pop_table.table if isinstance(pop_table, RegisteredPopulation) else pop_table
     scores = claim_responses(data)["score"]
     metric = headline_metric(scores, data.claim.metric, data.scale,

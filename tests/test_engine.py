@@ -294,3 +294,16 @@ def test_duckdb_and_spark_agree_on_a_cell_query(duckdb_engine, spark_engine):
     numbers = [c for c in duck.columns if c not in ("segment", "wait_q")]
     np.testing.assert_allclose(duck[numbers].to_numpy(dtype=float), spark[numbers].to_numpy(dtype=float), rtol=1e-9)
     np.testing.assert_allclose(np.stack(duck["wait_q"].to_list()), np.stack(spark["wait_q"].to_list()), rtol=1e-9)
+
+
+@pytest.mark.parametrize("where", ["", "WHERE range > 100"])
+def test_duckdb_query_frames_match_duckdbs_own_conversion(duckdb_engine, where):
+    # reference: DuckDB's .df() of the same query; text columns come through Arrow directly
+    sql = (f"SELECT range::VARCHAR AS s, CASE WHEN range % 2 = 0 THEN NULL ELSE 'x' END AS ns, range AS i, "
+           f"CASE WHEN range % 3 = 0 THEN NULL ELSE range END AS ni, range * 0.5 AS dec, "
+           f"CAST(range AS DOUBLE) / 3 AS d, CAST(range % 2 AS TINYINT) AS ti, [range, 1.5] AS l, "
+           f"range > 3 AS b FROM range(7) {where}")
+    expected = duckdb_engine._con.execute(sql).df()
+    got = duckdb_engine.query(sql)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()

@@ -26,7 +26,7 @@ from audit.errors import InputError
 
 MB = 2**20
 DEFAULT_MAX_BYTES = 256 * MB        # ~2 GB while loading, ~8 GB for the whole audit
-DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 2.3 GB (benchmarks/README.md)
+DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 1.7 GB (benchmarks/README.md)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": MB, "mb": MB, "g": 2**30, "gb": 2**30}
 
 

@@ -259,12 +259,10 @@ def category_text(values: pd.Series) -> pd.Series:
 
 
 def profile_query(base: str, alias: dict[str, str], kinds: dict[str, str]) -> str:
+    """Row and link counts, and each column's distinct and non-missing values."""
     parts = []
-    for i, (c, kind) in enumerate(kinds.items()):
-        a = alias[c]
-        parts += [f"COUNT(DISTINCT {a}) AS d{i}", f"COUNT({a}) AS m{i}"]
-        if kind == "number":
-            parts += [f"AVG(CAST({a} AS DOUBLE)) AS a{i}", f"VAR_SAMP(CAST({a} AS DOUBLE)) AS v{i}"]
+    for i, c in enumerate(kinds):
+        parts += [f"COUNT(DISTINCT {alias[c]}) AS d{i}", f"COUNT({alias[c]}) AS m{i}"]
     return _with(base, "SELECT COUNT(*) AS n_rows, SUM(has_response) AS n_has, "
                        "SUM(CASE WHEN responded <> has_response THEN 1 ELSE 0 END) AS n_mismatch, "
                        "SUM(CASE WHEN responded = 1 AND invited = 0 THEN 1 ELSE 0 END) AS n_resp_not_inv, "
@@ -272,14 +270,28 @@ def profile_query(base: str, alias: dict[str, str], kinds: dict[str, str]) -> st
                        + "".join(", " + p for p in parts) + " FROM pop")
 
 
+def moments_query(base: str, alias: dict[str, str], numeric: Sequence[str]) -> str:
+    """Mean and sample variance of each numeric column.
+
+    A query of its own: DuckDB computes AVG/VAR_SAMP beside COUNT(DISTINCT ...) about six
+    times slower than the two apart (6.4 s against 0.9 + 0.6 s over 10M interactions)."""
+    parts = [f"AVG(CAST({alias[c]} AS DOUBLE)) AS a{i}, VAR_SAMP(CAST({alias[c]} AS DOUBLE)) AS v{i}"
+             for i, c in enumerate(numeric)]
+    return _with(base, f"SELECT {', '.join(parts)} FROM pop")
+
+
 def read_profile(engine: Engine, base: str, alias: dict[str, str],
                  kinds: dict[str, str]) -> tuple[dict[str, ColumnProfile], dict[str, int]]:
     row = engine.query(profile_query(base, alias, kinds)).iloc[0]
+    numeric = [c for c, kind in kinds.items() if kind == "number"]
+    moments = engine.query(moments_query(base, alias, numeric)).iloc[0] if numeric else None
     profile = {}
     for i, (c, kind) in enumerate(kinds.items()):
-        number = kind == "number"
-        mean = float(row[f"a{i}"]) if number and pd.notna(row[f"a{i}"]) else None
-        var = float(row[f"v{i}"]) if number and pd.notna(row[f"v{i}"]) else None
+        mean = var = None
+        if kind == "number":
+            j = numeric.index(c)
+            mean = float(moments[f"a{j}"]) if pd.notna(moments[f"a{j}"]) else None
+            var = float(moments[f"v{j}"]) if pd.notna(moments[f"v{j}"]) else None
         profile[c] = ColumnProfile(int(row[f"d{i}"]), int(row[f"m{i}"]), kind, mean, var)
     counts = {k: int(row[k]) if pd.notna(row[k]) else 0
               for k in ("n_rows", "n_has", "n_mismatch", "n_resp_not_inv", "n_scope")}

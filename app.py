@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from audit.limits import MB
+from audit.limits import MB, use_system_allocator
 from ui.components import badge, md_escape
 from ui.state import current_bundle
 from ui.workspace import keep_uploads_in_memory
@@ -26,6 +26,7 @@ PAGES = [
 
 st.set_page_config(page_title="Survey credibility auditor", page_icon="🔎", layout="wide")
 keep_uploads_in_memory(st.get_option("server.maxUploadSize") * MB)
+use_system_allocator()
 page = st.navigation(PAGES)
 bundle = current_bundle()
 with st.sidebar:

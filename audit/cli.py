@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from audit.errors import InputError
-from audit.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, Limits, human_bytes, parse_bytes
+from audit.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, Limits, human_bytes, parse_bytes, use_system_allocator
 
 EPILOG = """examples:
   python -m audit run sample_data/contact_center/responses.csv \\
@@ -84,6 +84,7 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_system_allocator()
     try:
         from audit.loading import load_mapping
         from audit.pipeline import DEFAULT_SEED, run_audit

@@ -350,12 +350,30 @@ def test_freed_memory_goes_back_to_the_operating_system():
     def resident_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
 
-    base = pa.array(np.arange(20_000, dtype=np.int64))
-    arrays = [base.cast(pa.float64()) for _ in range(1_500)]     # 1,500 × 160 kB from Arrow's pool
-    assert pa.total_allocated_bytes() >= 1_500 * 160_000
-    del arrays
-    gc.collect()
-    before = resident_mb()
-    return_freed_memory()
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.mimalloc_memory_pool())     # Arrow's own default, which keeps freed pages
+    try:
+        base = pa.array(np.arange(20_000, dtype=np.int64))
+        arrays = [base.cast(pa.float64()) for _ in range(1_500)]     # 1,500 × 160 kB from Arrow's pool
+        assert pa.total_allocated_bytes() >= 1_500 * 160_000
+        del arrays
+        gc.collect()
+        before = resident_mb()
+        return_freed_memory()
+    finally:
+        pa.set_memory_pool(pool)
     # measured: Arrow's allocator keeps ~200 MB of the freed arrays until the release
     assert before - resident_mb() > 100
+
+
+def test_audits_allocate_arrow_memory_through_malloc():
+    import pyarrow as pa
+
+    from audit.limits import use_system_allocator
+
+    pool = pa.default_memory_pool()
+    try:
+        use_system_allocator()
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(pool)

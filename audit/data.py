@@ -178,18 +178,21 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
     return summary, categorical, numeric
 
 
-def _in_population(ids: pd.Series, population_ids: pd.Series) -> np.ndarray:
-    """Which responses' interaction ids are among the interactions' ids? As `Series.isin`
-    (a missing id matches a missing one), by Arrow's hash lookup when both are text: pandas
-    turns each of a million values into a Python string first (9 s against 0.5 s)."""
+def interaction_positions(ids: pd.Series, population_ids: pd.Series) -> np.ndarray:
+    """Position of each response's interaction id among `population_ids` (unique), −1 where it
+    is not there; a missing id finds a missing one, as `Series.isin` and `merge` match them.
+
+    By Arrow's hash lookup when both are text: pandas turns each of a million values into a
+    Python string first (`isin` 9 s against 0.5 s)."""
     arrow_text = [pd.api.types.is_string_dtype(s) and getattr(s.dtype, "storage", None) == "pyarrow"
-            for s in (ids, population_ids)]
+                  for s in (ids, population_ids)]
     if not all(arrow_text):
-        return ids.isin(population_ids.to_numpy()).to_numpy()
+        return pd.Index(population_ids.to_numpy()).get_indexer(ids.to_numpy())
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.is_in(pa.array(ids), value_set=pa.array(population_ids)).to_numpy(zero_copy_only=False)
+    found = pc.index_in(pa.array(ids), value_set=pa.array(population_ids))
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
 
 def prepare(responses: LoadedTable, population: LoadedTable | RegisteredPopulation | None, claim: Claim, *,
@@ -226,7 +229,7 @@ def prepare(responses: LoadedTable, population: LoadedTable | RegisteredPopulati
         summary, categorical, numeric = summarise_population(population, resp, claim, unit_column, period_column,
                                                              exclude, engine)
         linked = summary.linked
-        in_pop = _in_population(resp["interaction_id"], linked["interaction_id"])
+        in_pop = interaction_positions(resp["interaction_id"], linked["interaction_id"]) >= 0
         orphans = resp["interaction_id"].notna() & ~in_pop
         if unit_column is not None and unit_column not in resp.columns and unit_column in pop_columns:
             # the unit is known for the interaction: carry it over through the link

@@ -19,7 +19,7 @@ from scipy import stats
 
 from audit.aggregates import Cells, bin_index, category_text, integral_as_int
 from audit.aggregates import usable_covariates as cell_covariates
-from audit.data import AuditData, claim_responses
+from audit.data import AuditData, claim_responses, interaction_positions
 from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
 from audit.results import CheckResult, not_applicable
 from audit.weighting import (asmd_from_moments, invitation_auc, level_entry, rake, representativeness_indicators,
@@ -261,9 +261,12 @@ def nonresponse_adjustment(data: AuditData) -> CheckResult:
     cats, nums = usable_covariates(scope, data)
     rows = data.population.linked
     rows = rows.loc[rows["_in_scope"], ["interaction_id"] + cats + nums]
-    linked = resp[["interaction_id", "score"]].merge(
-        covariate_frame(rows, cats, nums).assign(interaction_id=rows["interaction_id"].array),
-        on="interaction_id", how="inner")
+    # each response beside its interaction's covariates (an inner join on the id, in the
+    # responses' order; the interactions' ids are unique)
+    at = interaction_positions(resp["interaction_id"], rows["interaction_id"])
+    found = at >= 0
+    linked = pd.concat([resp.loc[found, ["interaction_id", "score"]].reset_index(drop=True),
+                        covariate_frame(rows, cats, nums).iloc[at[found]].reset_index(drop=True)], axis=1)
     if len(linked) < MIN_CELL or not (cats or nums):
         return not_applicable("nonresponse_adjustment", title,
                               "Too few responses link to the interactions table, or it has no covariates, "

@@ -110,7 +110,7 @@ class DuckDBEngine:
 
     def materialise(self, table: str, sql: str) -> None:
         target = _quoted(str(Path(self._workdir) / f"{table}.parquet"))
-        self._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        self._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION snappy)")
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{target}')")
 
     def close(self) -> None:

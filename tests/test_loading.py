@@ -898,6 +898,7 @@ def test_cp1252_files_go_the_careful_way():
     ["2026-07-01T10:00:00Z", "2026-07-01 10:00:00+02:00", "2026-07-01T10:00Z", "", "2026-07-01T23:59:59.5-0530"],
     ["2026-02-30T10:00:00Z", "2026-07-01T24:00:00Z", "2026-13-01T10:00:00Z", "2026-07-01T10:61:00Z"],
     ["2026-07-01T10:00:00", "2259-12-31T23:59:59Z", "1700-01-01T00:00:00+01:00"],
+    ["2024-02-29T12:00:00Z", "2259-12-31T23:59:59.999999+00:00", "1700-01-01T00:00:00+01:00", "2026-07-01 10:00+0530"],
 ])
 def test_strict_iso_timestamps_parse_as_the_general_parser_does(values):
     from audit.loading import _parse_times, _parse_times_general, _text
@@ -906,6 +907,23 @@ def test_strict_iso_timestamps_parse_as_the_general_parser_does(values):
     slow, bad_slow, notes_slow = _parse_times_general(_text(series).astype("str"), "at")
     pd.testing.assert_series_equal(fast, slow)
     assert bad_fast.tolist() == bad_slow.tolist() and notes_fast == notes_slow
+
+
+@pytest.mark.parametrize("values, by_arrow", [
+    (["2024-02-29T12:00:00Z", "2259-12-31T23:59:59.999999+00:00", "1700-01-01T00:00:00+01:00", None], True),
+    (["2026-02-30T10:00:00Z", "2026-07-01T10:00:00Z"], False),      # an impossible date
+    (["2026-07-01T24:00:00Z"], False),
+    (["2026-07-01T10:00:00", "2026-07-01T10:00:00Z"], False),       # a time without an offset
+])
+def test_arrow_reads_iso_times_with_offsets_and_refuses_the_rest(values, by_arrow):
+    from audit.loading import _iso_times_by_arrow
+    series = pd.Series(values, dtype="str")
+    read = _iso_times_by_arrow(series)
+    assert (read is not None) == by_arrow
+    if by_arrow:
+        # reference: pandas' own ISO 8601 parser
+        expected = pd.to_datetime(series, format="ISO8601", utc=True).astype("datetime64[ns, UTC]")
+        pd.testing.assert_series_equal(read, expected)
 
 
 def test_numbers_are_read_by_arrow_as_by_python():

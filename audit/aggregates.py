@@ -298,9 +298,9 @@ def read_profile(engine: Engine, base: str, alias: dict[str, str],
     return profile, counts
 
 
-def linked_query(base: str, alias: dict[str, str]) -> str:
-    names = ", ".join(alias[c] for c in alias if c not in ("invited", "responded"))
-    return _with(base, f"SELECT {names}, invited, responded, in_scope FROM pop WHERE has_response = 1")
+def linked_query(base: str, alias: dict[str, str], columns: Sequence[str]) -> str:
+    names = "".join(f"{alias[c]}, " for c in columns)
+    return _with(base, f"SELECT {names}in_scope FROM pop WHERE has_response = 1")
 
 
 def units_query(base: str, alias: dict[str, str], unit: str) -> str:
@@ -419,8 +419,13 @@ class PopulationQueries:
         return read_cells(self.engine, self.base, self.alias, categorical, numeric, shift,
                           "in_scope = 1" if scope else "1 = 1")
 
-    def linked(self) -> pd.DataFrame:
-        out = self.query(linked_query(self.base, self.alias))
+    def linked(self, columns: Sequence[str]) -> pd.DataFrame:
+        """The interactions a response links to: `columns` (in the table's order) and `_in_scope`.
+
+        Only the columns a check reads: at a million responses each text column is ~15 MB
+        held for the whole audit, and twice that while the result is converted."""
+        wanted = set(columns) | {"interaction_id"}
+        out = self.query(linked_query(self.base, self.alias, [c for c in self.alias if c in wanted]))
         names = {a: c for c, a in self.alias.items()}
         out = out.rename(columns=names)
         out["in_scope"] = out["in_scope"].astype(bool)

@@ -307,3 +307,17 @@ def test_duckdb_query_frames_match_duckdbs_own_conversion(duckdb_engine, where):
     got = duckdb_engine.query(sql)
     pd.testing.assert_frame_equal(got, expected)
     assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+
+
+def test_duckdb_query_results_of_many_batches_match_duckdbs_own_conversion(duckdb_engine):
+    # reference: DuckDB's .df(); 2.5 batches of BATCH_ROWS rows are converted one at a time
+    from audit.engine import BATCH_ROWS
+
+    sql = (f"SELECT range::VARCHAR AS s, CASE WHEN range % 2 = 0 THEN NULL ELSE 'x' END AS ns, "
+           f"CASE WHEN range % 3 = 0 THEN NULL ELSE range END AS ni, CAST(range AS DOUBLE) / 3 AS d "
+           f"FROM range({BATCH_ROWS * 5 // 2})")
+    expected = duckdb_engine._con.execute(sql).df()
+    got = duckdb_engine.query(sql)
+    assert len(got) == BATCH_ROWS * 5 // 2
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()

@@ -366,6 +366,29 @@ def test_freed_memory_goes_back_to_the_operating_system():
     assert before - resident_mb() > 100
 
 
+def test_freed_memory_includes_frames_held_only_by_reference_cycles():
+    import weakref
+
+    from audit.limits import return_freed_memory
+
+    class Fit:              # a fitted model that refers back to itself, as statsmodels' results do
+        def __init__(self) -> None:
+            self.design = np.ones((1000, 10))
+            self.me = self
+
+    fit = Fit()
+    gone = weakref.ref(fit)
+    del fit
+    collecting = gc.isenabled()
+    gc.disable()            # the release must not depend on when Python's own collection comes
+    try:
+        return_freed_memory()
+        assert gone() is None
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def test_audits_allocate_arrow_memory_through_malloc():
     import pyarrow as pa
 

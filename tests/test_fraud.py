@@ -517,3 +517,14 @@ def test_planted_flaw_is_flagged_in_ninety_percent_and_failed_in_most_runs(flaw)
                              np.random.default_rng(i)).status for i in range(N_FLAWED))
     assert statuses["fail"] + statuses["warn"] >= 0.9 * N_FLAWED, f"{flaw}: {dict(statuses)}"
     assert statuses["fail"] > 0.5 * N_FLAWED, f"{flaw}: {dict(statuses)}"
+
+
+def test_unit_labels_for_the_group_scans_are_the_labels_with_one_string_per_distinct_value():
+    # reference: Series.to_numpy(), which makes a Python string per row
+    from audit.checks.fraud import _label_array
+
+    labels = pd.Series(["A07", "B12", "A07", "(no unit)", "B12"] * 3, dtype="str")
+    got = _label_array(labels)
+    assert got.dtype == object
+    assert got.tolist() == labels.to_numpy().tolist()
+    assert got[0] is got[2] and got[1] is got[4]

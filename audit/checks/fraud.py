@@ -93,6 +93,13 @@ def _unit_labels(data: AuditData, frame: pd.DataFrame) -> pd.Series | None:
     return frame[data.unit_column].astype("string").fillna(MISSING_UNIT).astype(str)
 
 
+def _label_array(labels: pd.Series) -> np.ndarray:
+    """`labels.to_numpy()` (no missing values) with each distinct label one shared Python string:
+    the plain conversion makes a string per row (~70 MB for a million unit labels)."""
+    codes, distinct = pd.factorize(labels)
+    return np.asarray(distinct, dtype=object)[codes]
+
+
 def _seconds(series: pd.Series) -> np.ndarray:
     """UTC datetimes as float seconds since 1970 (NaN for missing)."""
     ts = pd.to_datetime(series, utc=True, errors="coerce")
@@ -432,10 +439,10 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
     null_share = float(np.mean(max_percent_match(_permuted_items(x, usable, rng)) >= MPM_THRESHOLD))
     units = _unit_labels(data, resp)
     if units is not None:
-        groups, grouping = units.to_numpy(), data.unit_column
+        groups, grouping = _label_array(units), data.unit_column
     elif "submitted_at" in resp.columns and resp["submitted_at"].notna().any():
         week = pd.to_datetime(resp["submitted_at"], utc=True).dt.strftime("%G-W%V")
-        groups, grouping = week.fillna(MISSING_UNIT).to_numpy(), "ISO week of submitted_at"
+        groups, grouping = _label_array(week.fillna(MISSING_UNIT)), "ISO week of submitted_at"
     else:
         groups, grouping = np.full(len(resp), "(all)"), None
     scan = near_duplicate_clusters(x, groups, threshold=MPM_THRESHOLD, alpha=ALPHA)
@@ -596,7 +603,7 @@ def timing_anomalies(data: AuditData, rng: np.random.Generator) -> CheckResult:
         details["before_interaction"] = {"count": None, "reason": "no interaction_at (responses or interactions table)"}
 
     # ---- bursts ------------------------------------------------------------------------------
-    group_labels = units.to_numpy() if units is not None else np.full(len(resp), "(all)")
+    group_labels = _label_array(units) if units is not None else np.full(len(resp), "(all)")
     ok_time = np.isfinite(submitted)
     timed = np.flatnonzero(ok_time)
     names, code = label_codes(group_labels[timed])

@@ -158,7 +158,7 @@ def use_system_allocator() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
-def return_freed_memory() -> None:
+def return_freed_memory(*, collect: bool = False) -> None:
     """Hand the memory that pandas and Arrow have freed back to the operating system.
 
     Arrow's allocator and glibc's malloc keep freed pages for reuse, so after the responses
@@ -166,14 +166,16 @@ def return_freed_memory() -> None:
     stage starts from there. Releasing them between stages lowers the audit's peak RSS;
     where glibc is not the C library (macOS, musl) only Arrow's pool is released.
 
-    A garbage collection comes first: fitted models and pandas objects hold reference
-    cycles, and the frames those cycles reach (~0.3 GB after the propensity checks, at any
-    size) would otherwise wait for Python's next full collection, checks later."""
+    `collect`: a full garbage collection first. Fitted models and pandas objects hold
+    reference cycles, and the frames those cycles reach (~0.3 GB after the propensity
+    checks at 1M responses) would otherwise wait for Python's next full collection, checks
+    later; but in a process with many live objects (a test session) it costs ~0.1 s a time."""
     import gc
 
     import pyarrow as pa
 
-    gc.collect()
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:

@@ -401,7 +401,9 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike) -> BetaBinomialFi
 
         root = optimize.root(score_log, np.log([a, b]), method="hybr", tol=1e-14)
         ra, rb = np.exp(root.x)
-        if (root.success and np.all(np.isfinite(root.x)) and ra + rb < MAX_PRIOR_STRENGTH
+        # hybr's own verdict is not required: at tol 1e-14 it can report "not making good
+        # progress" at the root itself (seen on AVX-512 machines); the likelihood decides
+        if (np.all(np.isfinite(root.x)) and ra + rb < MAX_PRIOR_STRENGTH
                 and beta_binomial_neg_log_likelihood(y, n, ra, rb) <= coarse.fun + 1e-9):
             a, b = float(ra), float(rb)
     nll = beta_binomial_neg_log_likelihood(y, n, a, b)

@@ -37,6 +37,7 @@ Their sizes are documented on :func:`simulate_contact_center`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Collection
 
@@ -342,12 +343,14 @@ def simulate_contact_center(rng: np.random.Generator, *, n_interactions: int = 3
     base_logit = _logit(np.clip(p_base, 1e-9, 1 - 1e-9))
     logit_respond = base_logit
     if "happy_respond_more" in flaw_set:
-        slope = np.log(_HAPPY_ODDS_PER_QUARTER_SCALE) * 4.0 / (hi - lo)
+        # math.log, not numpy's: numpy's AVX-512 log differs in the last bit, and the answer key
+        # (sample_data/*/truth.json) must not depend on the machine that writes it
+        slope = math.log(_HAPPY_ODDS_PER_QUARTER_SCALE) * 4.0 / (hi - lo)
         term = slope * (latent_score - latent_score.mean())
         shift = _calibrate_shift(base_logit, term, float(np.mean(_expit(base_logit))))
         logit_respond = base_logit + term + shift
         parameters["happy_respond_more"] = {"log_odds_per_scale_point": float(slope),
-                                            "odds_ratio_per_scale_point": float(np.exp(slope))}
+                                            "odds_ratio_per_scale_point": math.exp(slope)}
     if "begging_agent" in flaw_set:
         logit_respond = logit_respond + np.log(_BEGGING_RESPONSE_ODDS) * (agent == target["begging_agent"])
     responded = invited & (u_respond < _expit(logit_respond))

@@ -263,6 +263,22 @@ def test_beta_binomial_prior_reproduces_methods(prior):
     assert not prior.complete_pooling
 
 
+def test_beta_binomial_prior_keeps_a_root_that_hybr_reports_as_slow_progress(monkeypatch):
+    # hybr can stop at the root itself with success=False ("not making good progress"), as on
+    # AVX-512 machines; reference: METHODS §7.4's root, as in the test above
+    solve = optimize.root
+
+    def slow(*args, **kwargs):
+        found = solve(*args, **kwargs)
+        found.success = False
+        return found
+
+    monkeypatch.setattr(optimize, "root", slow)
+    fit = fit_beta_binomial(Y, N)
+    assert fit.a == pytest.approx(98.18304741055, rel=1e-9)
+    assert fit.b == pytest.approx(21.11458275800, rel=1e-9)
+
+
 def test_beta_binomial_prior_solves_the_score_equations(prior):
     assert np.max(np.abs(beta_binomial_score(Y, N, prior.a, prior.b))) < 1e-9
 

@@ -17,7 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from audit import run_audit
-from ui.components import md_escape
+from audit.headline import format_p
+from ui.components import check_numbers_caption, md_escape
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "contact_center"
@@ -80,6 +81,20 @@ def test_the_report_lists_the_three_key_findings_and_every_check(sample_app, eng
         assert md_escape(engine_report.check(check_id).summary) in text
     titles = [e.label for e in sample_app.expander]
     assert all(any(c.title in t for t in titles) for c in engine_report.checks)
+
+
+def test_each_check_card_quotes_its_p_value_as_a_reader_expects_it(sample_app, engine_report):
+    # reference: audit.headline.format_p on the engine's own p-values ('p < 0.001', not 'p value = 0')
+    captions = [c.value for c in sample_app.caption]
+    for check in engine_report.checks:
+        if check.p_value is not None:
+            assert any(format_p(check.p_value) in c for c in captions), check.id
+    assert not any("p value" in c for c in captions)
+
+
+def test_a_p_value_that_underflows_to_zero_reads_as_below_one_in_a_thousand():
+    caption = check_numbers_caption({"statistic": 7514.2, "p_value": 0.0, "effect_size": 0.1223})
+    assert caption == "statistic = 7514 · p < 0.001 · effect size = 0.1223"
 
 
 # ---------------------------------------------------------------------------------------

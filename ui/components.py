@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from audit.figures import Chart, charts_for_page
+from audit.headline import format_p
 from audit.render import STATUS_LABELS, frame_csv
 
 STATUS_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "not_applicable": "➖"}
@@ -42,13 +43,22 @@ def show_page_charts(data: dict[str, Any], page: str) -> None:
         show_chart(chart)
 
 
+def check_numbers_caption(check: dict[str, Any]) -> str:
+    """'statistic = 7514 · p < 0.001 · effect size = 0.122': a p-value that underflows to 0
+    reads as 'p < 0.001', never 'p value = 0'."""
+    parts = [f"statistic = {check['statistic']:.4g}"] if check.get("statistic") is not None else []
+    parts += [format_p(check["p_value"])] if check.get("p_value") is not None else []
+    parts += [f"effect size = {check['effect_size']:.4g}"] if check.get("effect_size") is not None else []
+    return " · ".join(parts)
+
+
 def check_card(check: dict[str, Any], *, expanded: bool = False) -> None:
     """One check: status, plain-language finding, and every number behind it."""
     with st.expander(f"{badge(check['status'])} · {check['title']}", expanded=expanded):
         st.markdown(md_escape(check["summary"]))
-        numbers = {k: check[k] for k in ("statistic", "p_value", "effect_size") if check.get(k) is not None}
+        numbers = check_numbers_caption(check)
         if numbers:
-            st.caption(" · ".join(f"{k.replace('_', ' ')} = {v:.4g}" for k, v in numbers.items()))
+            st.caption(numbers)
         st.caption("Every number behind this check (click to unfold):")
         st.json(check["details"], expanded=False)
 

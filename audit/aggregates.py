@@ -152,19 +152,23 @@ def _flag_sql(alias: str | None, default: int) -> str:
     return str(default) if alias is None else f"COALESCE(CAST({alias} AS INT), 0)"
 
 
-def base_query(alias: dict[str, str], *, scope: str | None) -> str:
+def base_query(alias: dict[str, str], *, scope: str | None, flags: str | None = None) -> str:
     """The population with completed flags: `invited` (1 when the table has none),
     `has_response` (a response links to it), `responded` (the table's flag, else
-    has_response) and `in_scope` (the claim's unit or period; 1 without a scope)."""
+    has_response) and `in_scope` (the claim's unit or period; 1 without a scope).
+
+    `has_response` comes from a join on the ids of `response_ids`, or, where the engine
+    registered them (`Engine.positional_flags`), from the table `flags` read beside the rows."""
     iid = alias["interaction_id"]
-    has = "CASE WHEN r.iid IS NULL THEN 0 ELSE 1 END"
+    has = "CASE WHEN r.iid IS NULL THEN 0 ELSE 1 END" if flags is None else "r.flag"
+    source = (f"population p LEFT JOIN response_ids r ON p.{iid} = r.iid" if flags is None
+              else f"population p POSITIONAL JOIN {flags} r")
     responded = has if "responded" not in alias else _flag_sql("p." + alias["responded"], 0)
     in_scope = "1" if scope is None else (f"CASE WHEN p.{alias[scope]} IN (SELECT v FROM scope_values) "
                                           f"THEN 1 ELSE 0 END")
     columns = ", ".join(f"p.{a}" for name, a in alias.items() if name not in ("invited", "responded"))
     return (f"SELECT {columns}, {_flag_sql('p.' + alias['invited'] if 'invited' in alias else None, 1)} AS invited, "
-            f"{responded} AS responded, {has} AS has_response, {in_scope} AS in_scope "
-            f"FROM population p LEFT JOIN response_ids r ON p.{iid} = r.iid")
+            f"{responded} AS responded, {has} AS has_response, {in_scope} AS in_scope FROM {source}")
 
 
 def _with(base: str, select: str) -> str:
@@ -406,7 +410,10 @@ class PopulationQueries:
                                   f"WHERE {alias[scope_column]} IS NOT NULL")["v"]
             engine.register("scope_values", pd.DataFrame(
                 {"v": levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)}))
-        return cls(engine, alias, kinds, base_query(alias, scope=scope_column))
+        flags = getattr(engine, "positional_flags", None)
+        positional = flags is not None and flags("population", alias["interaction_id"], "response_ids", "response_flags")
+        return cls(engine, alias, kinds, base_query(alias, scope=scope_column,
+                                                    flags="response_flags" if positional else None))
 
     def query(self, select: str) -> pd.DataFrame:
         return self.engine.query(select)

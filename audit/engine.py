@@ -46,6 +46,12 @@ class Engine(Protocol):
         """Run `sql` once and keep its result queryable as `table` (columnar, spilled to the
         engine's private working directory rather than held in memory)."""
 
+    def positional_flags(self, table: str, column: str, values: str, name: str) -> bool:
+        """Register `name` with one column `flag` (1 where `table`'s `column` is among the `iid`
+        values of table `values`, else 0) in `table`'s row order, for `POSITIONAL JOIN`; False
+        where the engine cannot (no positional join, or `table` is not a materialised file),
+        and the queries then join on the ids themselves."""
+
     def close(self) -> None:
         """Release the engine's memory and temporary files."""
 
@@ -65,6 +71,7 @@ class DuckDBEngine:
     _con: Any = field(default=None, repr=False)
     _workdir: str | None = field(default=None, repr=False)
     _threads: int = field(default=1, repr=False)
+    _files: dict[str, str] = field(default_factory=dict, repr=False)    # materialised table → its Parquet file
 
     def __post_init__(self) -> None:
         import duckdb
@@ -114,6 +121,27 @@ class DuckDBEngine:
         target = _quoted(str(Path(self._workdir) / f"{table}.parquet"))
         self._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION snappy)")
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet('{target}')")
+        self._files[table] = target
+
+    def positional_flags(self, table: str, column: str, values: str, name: str) -> bool:
+        # Each aggregate query over 10M interactions spent ~0.6 s of its ~1 s re-joining the
+        # 1M response ids; the positions of the matches, found once on both cores (a set, so
+        # thread order does not matter), cost 0.3 s. The file's row numbers keep the flags
+        # aligned with the rows whatever order the join finds them in.
+        import numpy as np
+        import pyarrow as pa
+
+        target = self._files.get(table)
+        if target is None:
+            return False
+        source = f"read_parquet('{target}', file_row_number = true)"
+        positions = self._con.execute(f"SELECT s.file_row_number AS pos FROM {source} s SEMI JOIN {values} v "
+                                      f"ON s.{column} = v.iid").fetchnumpy()["pos"]
+        rows = int(self._con.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchall()[0][0])
+        flags = np.zeros(rows, dtype=np.int32)
+        flags[positions] = 1
+        self._con.register(name, pa.table({"flag": flags}))
+        return True
 
     def close(self) -> None:
         if self._con is not None:
@@ -153,7 +181,17 @@ def _arrow_frame(con: Any, batches: Any) -> pd.DataFrame:
             parts.append(con.from_arrow(schema.empty_table()).df())
     finally:
         con.close()
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    if len(parts) == 1:
+        return parts[0]
+    frame = pd.concat(parts, ignore_index=True)
+    for i in text:
+        # a batch where a text column is all missing converts to object: the column is text
+        # as a whole conversion would give it whenever another batch holds a value
+        name = schema.names[i]
+        string = next((p[name].dtype for p in parts if isinstance(p[name].dtype, pd.StringDtype)), None)
+        if string is not None and frame[name].dtype != string:
+            frame[name] = frame[name].astype(string)
+    return frame
 
 
 def _quoted(text: str) -> str:

@@ -205,6 +205,10 @@ class SparkEngine:
             df = df.localCheckpoint(eager=True)
         self._view(table, df)
 
+    def positional_flags(self, table: str, column: str, values: str, name: str) -> bool:
+        """Spark has no positional join: the queries join on the ids."""
+        return False
+
     def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
         """Spark's exact `percentile`: linear interpolation between order statistics (numpy's
         default). It counts every distinct value in a hash map: with 10M distinct values a

@@ -70,6 +70,7 @@ MAX_BREAKPOINTS = 256         # second try of the P(best) quadrature: quantiles 
 # Beta-binomial prior strength a + b at which the fit is declared "complete pooling":
 # beyond it the likelihood is flat to machine precision for any realistic n.
 MAX_PRIOR_STRENGTH = 1e6
+ROOT_SCORE_TOL = 1e-8         # |∂ℓ/∂log a|, |∂ℓ/∂log b| at which the score equations count as solved
 # Normal prior: tau² is kept at least this fraction of the median sampling variance so that
 # the posteriors stay proper when the ML estimate is 0 (P(best) then tends to 1/I).
 MIN_TAU2_FRACTION = 1e-6
@@ -401,9 +402,10 @@ def fit_beta_binomial(successes: ArrayLike, trials: ArrayLike) -> BetaBinomialFi
 
         root = optimize.root(score_log, np.log([a, b]), method="hybr", tol=1e-14)
         ra, rb = np.exp(root.x)
-        # hybr's own verdict is not required: at tol 1e-14 it can report "not making good
-        # progress" at the root itself (seen on AVX-512 machines); the likelihood decides
-        if (np.all(np.isfinite(root.x)) and ra + rb < MAX_PRIOR_STRENGTH
+        # at tol 1e-14 hybr can report "not making good progress" at the root itself (seen on
+        # AVX-512 machines, |score| ~1e-13 there): a vanishing score is a root all the same
+        solved = root.success or bool(np.max(np.abs(root.fun)) <= ROOT_SCORE_TOL)
+        if (solved and np.all(np.isfinite(root.x)) and ra + rb < MAX_PRIOR_STRENGTH
                 and beta_binomial_neg_log_likelihood(y, n, ra, rb) <= coarse.fun + 1e-9):
             a, b = float(ra), float(rb)
     nll = beta_binomial_neg_log_likelihood(y, n, a, b)

@@ -85,11 +85,12 @@ def test_the_report_lists_the_three_key_findings_and_every_check(sample_app, eng
 
 def test_each_check_card_quotes_its_p_value_as_a_reader_expects_it(sample_app, engine_report):
     # reference: audit.headline.format_p on the engine's own p-values ('p < 0.001', not 'p value = 0')
-    captions = [c.value for c in sample_app.caption]
     for check in engine_report.checks:
+        card = next(e for e in sample_app.expander if e.label.endswith(f"· {check.title}"))
+        captions = [c.value for c in card.caption]
         if check.p_value is not None:
             assert any(format_p(check.p_value) in c for c in captions), check.id
-    assert not any("p value" in c for c in captions)
+        assert not any("p value" in c for c in captions), check.id
 
 
 def test_a_p_value_that_underflows_to_zero_reads_as_below_one_in_a_thousand():

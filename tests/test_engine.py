@@ -314,6 +314,7 @@ def test_duckdb_query_results_of_many_batches_match_duckdbs_own_conversion(duckd
     from audit.engine import BATCH_ROWS
 
     sql = (f"SELECT range::VARCHAR AS s, CASE WHEN range % 2 = 0 THEN NULL ELSE 'x' END AS ns, "
+           f"CASE WHEN range < {BATCH_ROWS} THEN NULL ELSE 'late' END AS first_batch_missing, "
            f"CASE WHEN range % 3 = 0 THEN NULL ELSE range END AS ni, CAST(range AS DOUBLE) / 3 AS d "
            f"FROM range({BATCH_ROWS * 5 // 2})")
     expected = duckdb_engine._con.execute(sql).df()

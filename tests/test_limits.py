@@ -376,12 +376,12 @@ def test_freed_memory_includes_frames_held_only_by_reference_cycles():
             self.design = np.ones((1000, 10))
             self.me = self
 
-    fit = Fit()
-    gone = weakref.ref(fit)
-    del fit
     collecting = gc.isenabled()
     gc.disable()            # the release must not depend on when Python's own collection comes
     try:
+        fit = Fit()
+        gone = weakref.ref(fit)
+        del fit
         return_freed_memory(collect=True)
         assert gone() is None
     finally:

@@ -101,3 +101,24 @@ def test_the_engine_copy_keeps_the_files_row_order(engine, tmp_path) -> None:
     assert registered is not None
     ids = engine.query(f"SELECT {registered.alias['interaction_id']} AS i FROM population")["i"]
     assert ids.tolist() == frame["interaction_id"].tolist()
+
+
+def test_response_flags_sit_beside_the_rows_they_flag(engine, tmp_path) -> None:
+    # reference: pandas' isin on the file's own ids, row by row; 200k rows span several row groups
+    frame = pd.read_csv(SAMPLE / "interactions.csv", dtype=str)
+    frame = pd.concat([frame] * 10, ignore_index=True)
+    frame["interaction_id"] = [f"I{i:07d}" for i in range(len(frame))]
+    path = tmp_path / "interactions.csv"
+    frame.to_csv(path, index=False)
+    registered = open_population_file(path, engine, min_bytes=0)
+    ids = frame["interaction_id"].sample(frac=0.1, random_state=3)
+    engine.register("response_ids", pd.DataFrame({"iid": pd.concat([ids, pd.Series(["not-an-id"])])}))
+    assert engine.positional_flags("population", registered.alias["interaction_id"], "response_ids", "flags")
+    flags = engine.query("SELECT flag FROM flags")["flag"]
+    assert flags.tolist() == frame["interaction_id"].isin(ids).astype(int).tolist()
+
+
+def test_tables_that_are_not_engine_copies_have_no_positional_flags(engine) -> None:
+    engine.register("population", pd.DataFrame({"c0": ["a", "b"]}))
+    engine.register("response_ids", pd.DataFrame({"iid": ["a"]}))
+    assert not engine.positional_flags("population", "c0", "response_ids", "flags")

@@ -279,6 +279,21 @@ def test_beta_binomial_prior_keeps_a_root_that_hybr_reports_as_slow_progress(mon
     assert fit.b == pytest.approx(21.11458275800, rel=1e-9)
 
 
+def test_beta_binomial_prior_rejects_a_point_where_the_score_does_not_vanish(monkeypatch):
+    # a solver that stops short (success=False, score far from 0) leaves the bounded maximisation's
+    # point: reference, that point is not METHODS §7.4's root (relative gap ~5e-6)
+    solve = optimize.root
+
+    def stopped_short(*args, **kwargs):
+        found = solve(*args, **kwargs)
+        found.success, found.fun = False, np.array([1e-3, -1e-3])
+        return found
+
+    monkeypatch.setattr(optimize, "root", stopped_short)
+    fit = fit_beta_binomial(Y, N)
+    assert fit.a != pytest.approx(98.18304741055, rel=1e-9)
+
+
 def test_beta_binomial_prior_solves_the_score_equations(prior):
     assert np.max(np.abs(beta_binomial_score(Y, N, prior.a, prior.b))) < 1e-9
 

@@ -16,6 +16,8 @@ Each is one GROUP BY query, written once in the SQL subset that DuckDB and Spark
 (`audit.engine`), so the same audit runs embedded or on a cluster. Column names never
 reach the SQL: the table is registered under positional aliases (c0, c1, ...), and values
 (the claimed unit, a period) are joined from a registered frame, never spliced in as text.
+Only the source of `has_response` may differ (`base_query`): a join on the response ids, or
+flags an engine registered in the table's row order.
 """
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ invited × responded, covariate sums and sums of squares by cell, the rows linke
 response). `audit.aggregates` writes those queries once, in the SQL subset both engines
 execute unchanged (SELECT / WHERE / GROUP BY / JOIN, COUNT, SUM, CASE, CAST ... AS DOUBLE);
 an engine only has to register tables, run a query into a small pandas frame, and spell
-the one function the two dialects name differently, an interpolated quantile.
+the one function the two dialects name differently, an interpolated quantile. One shortcut
+is optional: an engine that can read a flag column beside the rows (DuckDB's POSITIONAL
+JOIN) saves every query its join on the response ids (`positional_flags`).
 """
 from __future__ import annotations
 

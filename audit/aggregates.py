@@ -34,6 +34,7 @@ N_BINS = 5                      # numeric covariates are cut at quintiles of the
 MISSING = "(missing)"           # a missing categorical value is a level of its own
 OFFER_MODEL_MAX_LEVELS = 50       # categorical covariates with more levels stay out of the selective-offer model
 OFFER_MODEL_MAX_CELLS = 100_000   # bound on units × 2 × Π levels of the selective-offer model's cells
+FLAGS_TABLE = "response_flags"   # has_response in the population's row order (Engine.positional_flags)
 
 
 @dataclass(frozen=True)
@@ -412,10 +413,11 @@ class PopulationQueries:
                                   f"WHERE {alias[scope_column]} IS NOT NULL")["v"]
             engine.register("scope_values", pd.DataFrame(
                 {"v": levels[category_text(levels).to_numpy() == scope_value].reset_index(drop=True)}))
-        flags = getattr(engine, "positional_flags", None)
-        positional = flags is not None and flags("population", alias["interaction_id"], "response_ids", "response_flags")
+        # an engine written before the hook existed joins on the ids
+        mark = getattr(engine, "positional_flags", None)
+        positional = mark is not None and mark("population", alias["interaction_id"], "response_ids", FLAGS_TABLE)
         return cls(engine, alias, kinds, base_query(alias, scope=scope_column,
-                                                    flags="response_flags" if positional else None))
+                                                    flags=FLAGS_TABLE if positional else None))
 
     def query(self, select: str) -> pd.DataFrame:
         return self.engine.query(select)

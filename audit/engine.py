@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+import numpy as np
 import pandas as pd
 
 ENGINES = ("duckdb", "spark")
@@ -130,7 +131,6 @@ class DuckDBEngine:
         # 1M response ids; the positions of the matches, found once on both cores (a set, so
         # thread order does not matter), cost 0.3 s. The file's row numbers keep the flags
         # aligned with the rows whatever order the join finds them in.
-        import numpy as np
         import pyarrow as pa
 
         target = self._files.get(table)
@@ -173,12 +173,9 @@ def _arrow_frame(con: Any, batches: Any) -> pd.DataFrame:
     parts = []
     try:
         for batch in batches:
-            if not text:
-                parts.append(con.from_arrow(pa.Table.from_batches([batch])).df())
-                continue
             rest = con.from_arrow(pa.Table.from_batches([batch.select(other)])).df() if other else None
-            parts.append(pd.DataFrame({name: batch.column(i).to_pandas() if i in text else rest[name]
-                                       for i, name in enumerate(schema.names)}))
+            parts.append(rest if not text else pd.DataFrame(
+                {name: batch.column(i).to_pandas() if i in text else rest[name] for i, name in enumerate(schema.names)}))
         if not parts:
             parts.append(con.from_arrow(schema.empty_table()).df())
     finally:

@@ -15,6 +15,7 @@ these limits; one that the loader must read after all is.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import os
 import re
@@ -170,8 +171,6 @@ def return_freed_memory(*, collect: bool = False) -> None:
     reference cycles, and the frames those cycles reach (~0.3 GB after the propensity
     checks at 1M responses) would otherwise wait for Python's next full collection, checks
     later; but in a process with many live objects (a test session) it costs ~0.1 s a time."""
-    import gc
-
     import pyarrow as pa
 
     if collect:

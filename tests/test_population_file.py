@@ -88,16 +88,22 @@ def test_frames_and_uploads_are_left_to_the_loader(engine) -> None:
     assert open_population_file(data, engine, min_bytes=0) is None
 
 
-def test_the_engine_copy_keeps_the_files_row_order(engine, tmp_path) -> None:
-    # 200k rows: DuckDB planned the yes/no columns' IN lists as joins, which handed the copy
-    # a batch out of file order (even on one thread), and double sums read from the copy
-    # changed in their last bits from run to run
+def _copied_200k_rows(engine, tmp_path):
+    """The sample's interactions ten times over (200k rows, several row groups, unique ids),
+    written as CSV and copied by the engine: (the rows as written, the registered copy)."""
     frame = pd.read_csv(SAMPLE / "interactions.csv", dtype=str)
     frame = pd.concat([frame] * 10, ignore_index=True)
     frame["interaction_id"] = [f"I{i:07d}" for i in range(len(frame))]
     path = tmp_path / "interactions.csv"
     frame.to_csv(path, index=False)
-    registered = open_population_file(path, engine, min_bytes=0)
+    return frame, open_population_file(path, engine, min_bytes=0)
+
+
+def test_the_engine_copy_keeps_the_files_row_order(engine, tmp_path) -> None:
+    # 200k rows: DuckDB planned the yes/no columns' IN lists as joins, which handed the copy
+    # a batch out of file order (even on one thread), and double sums read from the copy
+    # changed in their last bits from run to run
+    frame, registered = _copied_200k_rows(engine, tmp_path)
     assert registered is not None
     ids = engine.query(f"SELECT {registered.alias['interaction_id']} AS i FROM population")["i"]
     assert ids.tolist() == frame["interaction_id"].tolist()
@@ -105,12 +111,7 @@ def test_the_engine_copy_keeps_the_files_row_order(engine, tmp_path) -> None:
 
 def test_response_flags_sit_beside_the_rows_they_flag(engine, tmp_path) -> None:
     # reference: pandas' isin on the file's own ids, row by row; 200k rows span several row groups
-    frame = pd.read_csv(SAMPLE / "interactions.csv", dtype=str)
-    frame = pd.concat([frame] * 10, ignore_index=True)
-    frame["interaction_id"] = [f"I{i:07d}" for i in range(len(frame))]
-    path = tmp_path / "interactions.csv"
-    frame.to_csv(path, index=False)
-    registered = open_population_file(path, engine, min_bytes=0)
+    frame, registered = _copied_200k_rows(engine, tmp_path)
     ids = frame["interaction_id"].sample(frac=0.1, random_state=3)
     engine.register("response_ids", pd.DataFrame({"iid": pd.concat([ids, pd.Series(["not-an-id"])])}))
     assert engine.positional_flags("population", registered.alias["interaction_id"], "response_ids", "flags")

@@ -169,7 +169,8 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
             customer_unit = q.customer_unit(unit)
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
-            linked=q.linked(("customer_id", "interaction_at", unit, *categorical, *numeric)),
+            linked=q.linked(("customer_id", "interaction_at", unit, *categorical, *numeric),
+                            categories=[c for c in categorical if c != unit]),
             units=units, offer_cells=offer, offer_numeric=offer_nums,
             offer_left_out=tuple(left_out),
             customer_unit=customer_unit, linkage=counts, engine=engine.name)

@@ -180,6 +180,34 @@ def test_linked_rows_are_the_interactions_with_a_response(audit_pair) -> None:
     assert sorted(linked["interaction_id"]) == sorted(expected)
 
 
+def test_linked_covariates_with_few_levels_are_categoricals_of_the_same_values(audit_pair) -> None:
+    data, rows = audit_pair
+    linked = data.population.linked.set_index("interaction_id")
+    # the unit stays text: it is carried over to responses that lack it
+    texts = [c for c in data.categorical if c != data.unit_column and pd.api.types.is_string_dtype(rows[c])
+             and not pd.api.types.is_numeric_dtype(data.population.linked[c])]
+    assert texts
+    expected = rows.set_index("interaction_id").loc[linked.index]
+    for c in texts:
+        assert isinstance(linked[c].dtype, pd.CategoricalDtype)
+        assert (category_text(linked[c]).to_numpy() == expected[c].to_numpy()).all()
+
+
+def test_checks_on_categorical_linked_covariates_equal_those_on_text(audit_pair) -> None:
+    # reference: the same checks with the linked covariates as plain text columns
+    from dataclasses import replace
+    from audit.checks.bias import nonresponse_adjustment
+    from audit.checks.inflation import score_inflation
+
+    data, _ = audit_pair
+    linked = data.population.linked
+    text = linked.astype({c: "str" for c in linked.columns if isinstance(linked[c].dtype, pd.CategoricalDtype)})
+    plain = replace(data, population=replace(data.population, linked=text))
+    assert nonresponse_adjustment(data) == nonresponse_adjustment(plain)
+    assert satisfaction_model(data, ["channel"], []) == satisfaction_model(plain, ["channel"], [])
+    assert score_inflation(data, {}) == score_inflation(plain, {})
+
+
 def test_scope_of_a_unit_claim_is_that_units_interactions() -> None:
     sim = simulate_contact_center(np.random.default_rng(12), n_interactions=2000, n_agents=6)
     unit = sim.responses["agent_id"].value_counts().index[0]

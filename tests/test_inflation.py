@@ -122,14 +122,46 @@ def stacked_satisfaction_terms(data: AuditData, categorical: list[str], numeric:
             "slopes": {c: float(b) for c, b in zip(numeric, beta[1 + len(names):])}}
 
 
-def test_satisfaction_model_is_least_squares_on_the_linked_rows_to_the_last_bit():
+def flat_terms(terms: dict) -> dict[tuple, float]:
+    return {("intercept",): terms["intercept"],
+            **{("level", c, lv): b for c, levels in terms["levels"].items() for lv, b in levels.items()},
+            **{("slope", c): b for c, b in terms["slopes"].items()}}
+
+
+def assert_same_terms(got: dict, want: dict) -> None:
+    # the QR route and lstsq's SVD reach the same least-squares solution up to rounding
+    # (~1e-14 relative here); the terms and their names must be the same
+    got, want = flat_terms(got), flat_terms(want)
+    assert list(got) == list(want)
+    assert list(got.values()) == pytest.approx(list(want.values()), rel=1e-9, abs=1e-13)
+
+
+@pytest.mark.parametrize("block_rows", [131_072, 50])
+def test_satisfaction_model_is_least_squares_on_the_linked_rows(monkeypatch, block_rows):
+    # block_rows = 50: the ~700 fitted rows' design is built and factorised in 15 blocks
+    monkeypatch.setattr("audit.checks.inflation.FIT_BLOCK_ROWS", block_rows)
     resp, pop = office(seed=5)
     pop["handle_time_s"] = np.random.default_rng(6).gamma(2.0, 300.0, len(pop)).round(1)
     data = prepared(resp, pop)
     cats = [c for c in data.population.offer_cells.columns if c in data.categorical]
     nums = list(data.population.offer_numeric)
     assert cats and nums == ["handle_time_s"]
-    assert satisfaction_model(data, cats, nums) == stacked_satisfaction_terms(data, cats, nums)
+    assert_same_terms(satisfaction_model(data, cats, nums), stacked_satisfaction_terms(data, cats, nums))
+
+
+def test_satisfaction_model_gives_the_minimum_norm_solution_when_a_level_has_no_scored_interaction(monkeypatch):
+    # "fax" interactions are never answered: the design's fax column is all zeros, and
+    # lstsq's minimum-norm solution (the reference) gives the level 0
+    monkeypatch.setattr("audit.checks.inflation.FIT_BLOCK_ROWS", 100)
+    resp, pop = office(seed=7)
+    fax = ~pop["interaction_id"].isin(resp["interaction_id"]) & (np.arange(len(pop)) % 5 == 0)
+    pop.loc[fax, "channel"] = "fax"
+    data = prepared(resp, pop)
+    cats = [c for c in data.population.offer_cells.columns if c in data.categorical]
+    terms = satisfaction_model(data, cats, [])
+    assert "fax" in terms["levels"]["channel"]
+    assert terms["levels"]["channel"]["fax"] == pytest.approx(0.0, abs=1e-13)
+    assert_same_terms(terms, stacked_satisfaction_terms(data, cats, []))
 
 
 # ---------------------------------------------------------------------------------------

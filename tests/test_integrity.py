@@ -734,6 +734,19 @@ def test_holm_and_bh_equal_statsmodels_with_ties(seed):
     np.testing.assert_allclose(bh_adjust(p), multipletests(p, method="fdr_bh")[1], rtol=1e-12)
 
 
+def test_smallest_attainable_p_values_in_blocks_equal_the_whole_grid(monkeypatch):
+    # reference: the grid's P(X = min(T, n_g)) computed at once, as before it was blocked;
+    # 7 totals per block of 50 cells over 12 group sizes: 20 blocks, the last one short
+    monkeypatch.setattr(integrity, "_GRID_CELLS_PER_BLOCK", 90)
+    totals = np.unique(np.random.default_rng(4).integers(1, 90_000, 137))
+    sizes = np.unique(np.random.default_rng(5).integers(1, 400, 12))
+    tt, gg = np.meshgrid(totals, sizes, indexing="ij")
+    whole = np.exp(integrity.hypergeom_log_pmf(np.minimum(tt, gg), 100_000, tt, gg)).reshape(-1)
+    assert np.array_equal(integrity._min_attainable_grid(100_000, totals, sizes), whole)
+    np.testing.assert_allclose(whole[:12], stats.hypergeom.pmf(np.minimum(totals[0], sizes), 100_000, totals[0],
+                                                                 sizes), rtol=1e-9)
+
+
 def test_hypergeometric_log_pmf_matches_scipy_over_a_wide_grid():
     # reference: scipy.stats.hypergeom.logpmf, N up to 10 million
     big_n = np.array([50, 10_000, 1_000_000, 10_000_000])[:, None]

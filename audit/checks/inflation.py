@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from audit.checks.bias import covariate_frame
-from audit.data import AuditData
+from audit.data import AuditData, interaction_positions
 from audit.headline import metric_variable
 from audit.integrity import excess_tests, holm_adjust
 from audit.ranking import overdispersion
@@ -63,6 +63,7 @@ MIN_SOURCES = 2                   # a suspect needs signals from this many diffe
 MIN_RESPONSES = 5                 # a unit with fewer responses is not tested on its scores
 MIN_GROUP = 2                     # invited and not-invited interactions needed per unit
 WINSOR = 0.10
+FIT_BLOCK_ROWS = 131_072           # rows of the satisfaction model's design built at a time
 COUNT_COLUMNS = {"responses", "top_box", "maximum", "interactions", "invited", "responded"}
 STATISTICAL = ("top_box", "maximum_scores", "selective_offers", "response_rate")
 FROM_CHECKS = ("repeat_ratings", "burst", "copied_answers")
@@ -143,6 +144,23 @@ def score_signals(units: pd.Series, scores: pd.Series, scale: tuple[float, float
     return out
 
 
+def _satisfaction_design(covs: pd.DataFrame, categorical: list[str], numeric: list[str],
+                         levels: dict[str, list], width: int) -> np.ndarray:
+    """Intercept, treatment-coded levels (first level the reference) and numeric covariates."""
+    x = np.empty((len(covs), width))
+    x[:, 0] = 1.0
+    j = 1
+    for c in categorical:
+        position = category_positions(covs[c], levels[c])   # −1: a level the cells lack
+        for k in range(1, len(levels[c])):
+            x[:, j] = position == k
+            j += 1
+    for c in numeric:
+        x[:, j] = covs[c].to_numpy(float)
+        j += 1
+    return x
+
+
 def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[str]) -> dict | None:
     """How good was an interaction, judging by its covariates? Returns the fitted terms,
     {"intercept": β0, "levels": {covariate: {level: β}}, "slopes": {covariate: β}} (top-box probability units).
@@ -160,28 +178,25 @@ def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[st
     score = (resp[["interaction_id", "score"]].dropna(subset=["interaction_id"]).drop_duplicates("interaction_id")
              .set_index("interaction_id")["score"])
     rows = pop.linked
-    y_score = rows["interaction_id"].map(score)
-    fit_rows = y_score.notna().to_numpy()
-    covs = covariate_frame(rows, categorical, numeric)[fit_rows]
+    at = interaction_positions(rows["interaction_id"], score.index.to_series())
+    fit_rows = np.flatnonzero(at >= 0)
     levels = {c: sorted(pop.cells.keys[c].unique()) for c in categorical}
     width = 1 + sum(len(levels[c]) - 1 for c in categorical) + len(numeric)
-    if len(covs) <= width:
+    if fit_rows.size <= width:
         return None
-    # the fitted rows' design written in place: stacking every row's columns, then taking the
-    # fitted rows, held it three times
-    x = np.empty((len(covs), width))
-    x[:, 0] = 1.0
-    j = 1
-    for c in categorical:
-        position = category_positions(covs[c], levels[c])   # −1: a level the cells lack
-        for k in range(1, len(levels[c])):
-            x[:, j] = position == k
-            j += 1
-    for c in numeric:
-        x[:, j] = covs[c].to_numpy(float)
-        j += 1
-    y = metric_variable(y_score[fit_rows], "top2box", data.scale)
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    y = metric_variable(score.to_numpy()[at[fit_rows]], "top2box", data.scale)
+    # least squares through the R of a QR factorisation of [X | y], grown block by block
+    # (Golub & Van Loan 2013, §5.3): the whole design of a million rows held 0.2 GB, and its
+    # covariates as text as much again; R holds what least squares needs of them
+    r = np.zeros((0, width + 1))
+    for lo in range(0, fit_rows.size, FIT_BLOCK_ROWS):
+        covs = covariate_frame(rows.iloc[fit_rows[lo:lo + FIT_BLOCK_ROWS]], categorical, numeric)
+        block = np.column_stack([_satisfaction_design(covs, categorical, numeric, levels, width), y[lo:lo + FIT_BLOCK_ROWS]])
+        r = np.linalg.qr(np.vstack([r, block]), mode="r")
+    # ‖Xβ − y‖² = ‖R₁β − z‖² + const: the same minimisers (and minimum-norm one) as on X; the
+    # cut-off for small singular values is lstsq's own on X (ε·max(rows, columns))
+    beta, *_ = np.linalg.lstsq(r[:width, :width], r[:width, width],
+                               rcond=np.finfo(float).eps * max(fit_rows.size, width))
     terms, j = {"intercept": float(beta[0]), "levels": {}, "slopes": {}}, 1
     for c in categorical:
         terms["levels"][c] = {levels[c][0]: 0.0}

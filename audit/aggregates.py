@@ -419,8 +419,8 @@ class PopulationQueries:
         return cls(engine, alias, kinds, base_query(alias, scope=scope_column,
                                                     flags=FLAGS_TABLE if positional else None))
 
-    def query(self, select: str) -> pd.DataFrame:
-        return self.engine.query(select)
+    def query(self, select: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
+        return self.engine.query(select, categories=categories)
 
     def profile(self, columns: Sequence[str]) -> tuple[dict[str, ColumnProfile], dict[str, int]]:
         return read_profile(self.engine, self.base, self.alias, {c: self.kinds[c] for c in columns})
@@ -435,15 +435,13 @@ class PopulationQueries:
         the text columns among `categories` (covariates with few levels) as pandas categoricals.
 
         Only the columns a check reads: at a million responses each text column is ~15 MB
-        held for the whole audit (~1 MB as a categorical), and twice that while the result is
-        converted."""
+        held for the whole audit, and twice that while the result is converted; ~1 MB as a
+        categorical, which the engine builds batch by batch."""
         wanted = set(columns) | {"interaction_id"}
-        out = self.query(linked_query(self.base, self.alias, [c for c in self.alias if c in wanted]))
+        out = self.query(linked_query(self.base, self.alias, [c for c in self.alias if c in wanted]),
+                         categories=[self.alias[c] for c in categories if c in wanted])
         names = {a: c for c, a in self.alias.items()}
         out = out.rename(columns=names)
-        for c in categories:
-            if c in out.columns and pd.api.types.is_string_dtype(out[c]):
-                out[c] = out[c].astype("category")
         out["in_scope"] = out["in_scope"].astype(bool)
         return out.rename(columns={"in_scope": "_in_scope"})
 

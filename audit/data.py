@@ -167,10 +167,12 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
                 offer, offer_nums = q.offer_cells(unit, cats, nums, shift), tuple(nums)
         if unit is not None and "customer_id" in columns and "customer_id" in resp.columns:
             customer_unit = q.customer_unit(unit)
+        # the interactions' times are read only where the responses carry none (timing_anomalies)
+        own_times = "interaction_at" in resp.columns and bool(resp["interaction_at"].notna().any())
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
-            linked=q.linked(("customer_id", "interaction_at", unit, *categorical, *numeric),
-                            categories=[c for c in categorical if c != unit]),
+            linked=q.linked(("customer_id", *(() if own_times else ("interaction_at",)), unit, *categorical,
+                             *numeric), categories=[c for c in categorical if c != unit]),
             units=units, offer_cells=offer, offer_numeric=offer_nums,
             offer_left_out=tuple(left_out),
             customer_unit=customer_unit, linkage=counts, engine=engine.name)

@@ -35,8 +35,9 @@ class Engine(Protocol):
     def register_file(self, table: str, path: str, file_format: str) -> None:
         """Make a CSV (header row, all columns as text) or Parquet file queryable as `table`."""
 
-    def query(self, sql: str) -> pd.DataFrame:
-        """Run one SELECT and return its (small) result."""
+    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
+        """Run one SELECT and return its (small) result; its text columns named in
+        `categories` as pandas categoricals (categories sorted, as `astype("category")`)."""
 
     def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
         """SQL aggregate returning the linear-interpolation quantiles (numpy's default,
@@ -103,14 +104,14 @@ class DuckDBEngine:
             reader = f"read_csv('{source}', header = true, all_varchar = true, auto_detect = true)"
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {reader}")
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
         # one thread: parallel partial sums of doubles are added in whatever order the threads
         # finish, so the last bits (and a byte-identical report.json) would vary run to run
         self._con.execute("SET threads = 1")
         try:
             # read to its end before the setting changes back: the reader runs the query as it goes
             reader = self._con.sql(sql).to_arrow_reader(BATCH_ROWS)
-            return _arrow_frame(self._con, reader)
+            return _arrow_frame(self._con, reader, categories)
         finally:
             self._con.execute(f"SET threads = {self._threads}")
 
@@ -154,7 +155,7 @@ class DuckDBEngine:
             self._workdir = None
 
 
-def _arrow_frame(con: Any, batches: Any) -> pd.DataFrame:
+def _arrow_frame(con: Any, batches: Any, categories: Sequence[str] = ()) -> pd.DataFrame:
     """DuckDB's own `.df()` of a query result, with its text columns converted from Arrow directly.
 
     `.df()` builds a Python string per text cell before pandas stores them in Arrow again:
@@ -162,35 +163,53 @@ def _arrow_frame(con: Any, batches: Any) -> pd.DataFrame:
     same pyarrow-backed string columns; every other column keeps `.df()`'s types (nullable
     integers as Int64, decimals as float, lists as arrays). `batches` (an Arrow record batch
     reader) is converted batch by batch, so that the result is never also whole in Arrow
-    (peak 1.27 → 1.05 GB at those rows)."""
+    (peak 1.27 → 1.05 GB at those rows). Text columns named in `categories` become
+    categoricals batch by batch, so that they are never whole as text either."""
     import pyarrow as pa
 
     schema = batches.schema
     # another cursor converts: the connection is busy with `batches` until it is read to its end
     con = con.cursor()
     text = [i for i, t in enumerate(schema.types) if pa.types.is_string(t) or pa.types.is_large_string(t)]
+    coded = [i for i in text if schema.names[i] in set(categories)]
     other = [i for i in range(len(schema.names)) if i not in text]
-    parts = []
+    parts: list[pd.DataFrame] = []
+    pieces: dict[int, list[pd.Series]] = {i: [] for i in coded}
     try:
         for batch in batches:
             rest = con.from_arrow(pa.Table.from_batches([batch.select(other)])).df() if other else None
-            parts.append(rest if not text else pd.DataFrame(
-                {name: batch.column(i).to_pandas() if i in text else rest[name] for i, name in enumerate(schema.names)}))
+            for i in coded:
+                pieces[i].append(batch.column(i).to_pandas().astype("category"))
+            parts.append(pd.DataFrame(
+                {name: batch.column(i).to_pandas() if i in text else rest[name]
+                 for i, name in enumerate(schema.names) if i not in coded}) if text else rest)
         if not parts:
-            parts.append(con.from_arrow(schema.empty_table()).df())
+            parts.append(con.from_arrow(schema.empty_table()).df().drop(columns=[schema.names[i] for i in coded]))
     finally:
         con.close()
-    if len(parts) == 1:
-        return parts[0]
-    frame = pd.concat(parts, ignore_index=True)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     for i in text:
         # a batch where a text column is all missing converts to object: the column is text
         # as a whole conversion would give it whenever another batch holds a value
         name = schema.names[i]
+        if i in coded:
+            frame.insert(i, name, _joined_categories(pieces.pop(i)))
+            continue
         string = next((p[name].dtype for p in parts if isinstance(p[name].dtype, pd.StringDtype)), None)
         if string is not None and frame[name].dtype != string:
             frame[name] = frame[name].astype(string)
     return frame
+
+
+def _joined_categories(pieces: list[pd.Series]) -> pd.Categorical:
+    """One categorical of the batches' categoricals, in order, its categories the sorted union
+    of theirs (as `astype("category")` of the whole column would give them)."""
+    labels = sorted(set().union(*(p.cat.categories for p in pieces)))
+    dtype = next((p.cat.categories.dtype for p in pieces if len(p.cat.categories)), "str")
+    whole = pd.CategoricalDtype(pd.Index(labels, dtype=dtype))
+    codes = np.concatenate([p.cat.set_categories(whole.categories).cat.codes.to_numpy() for p in pieces]
+                           or [np.zeros(0, dtype=np.int8)])
+    return pd.Categorical.from_codes(codes, dtype=whole)
 
 
 def _quoted(text: str) -> str:

@@ -185,13 +185,18 @@ class SparkEngine:
         return target
 
     # -- queries ------------------------------------------------------------------------
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
         """Run one SELECT; the result as pandas the way DuckDB's `.df()` gives it: integer and
         boolean columns with NULLs as nullable Int64/boolean, DECIMAL as float64, arrays as
-        numpy arrays per cell (None for a NULL array), naive timestamps as datetime64[us]."""
+        numpy arrays per cell (None for a NULL array), naive timestamps as datetime64[us];
+        text columns named in `categories` as categoricals."""
         with _quiet():
             table = self._spark.sql(sql).toArrow()
-        return _pandas(table)
+        out = _pandas(table)
+        for c in categories:
+            if c in out.columns and pd.api.types.is_string_dtype(out[c]):
+                out[c] = out[c].astype("category")
+        return out
 
     def materialise(self, table: str, sql: str) -> None:
         """Run `sql` once and keep its result as view `table`: Parquet in the engine's scratch

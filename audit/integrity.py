@@ -95,20 +95,26 @@ def label_codes(values: Sequence[Any] | np.ndarray | pd.Series) -> tuple[np.ndar
     return labels, codes.astype(np.int64)
 
 
-def _column_codes(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _column_factors(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each column's answers on `rows` (complete rows) as small integer codes 0..L_j-1, in
-    the order of the answers, and L_j.
+    the order of the answers, and each column's sorted distinct answers.
 
     Codes are `np.unique(..., return_inverse=True)` of each column, by hashing instead of
     sorting a million answers, kept in the narrowest integer type that leaves room for
     L_j + 1 (10 bytes a respondent for 10 items instead of 80)."""
-    columns, levels = [], []
+    columns, answers = [], []
     for j in range(x.shape[1]):
         inverse, values = pd.factorize(x[rows, j], sort=True)
-        levels.append(max(1, values.size))
+        answers.append(values)
         columns.append(inverse.astype(next(t for t in (np.int8, np.int16, np.int32, np.int64)
-                                           if levels[-1] < np.iinfo(t).max)))
-    return np.column_stack(columns), np.array(levels, dtype=np.int64)
+                                           if max(1, values.size) < np.iinfo(t).max)))
+    return np.column_stack(columns), answers
+
+
+def _column_codes(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_column_factors`' codes and each column's number of levels L_j (at least 1)."""
+    codes, answers = _column_factors(x, rows)
+    return codes, np.array([max(1, a.size) for a in answers], dtype=np.int64)
 
 
 def _radix_weights(levels: np.ndarray) -> np.ndarray | None:
@@ -386,7 +392,11 @@ def tarone_bonferroni(p_values: np.ndarray | Sequence[float], min_attainable: np
     m = np.asarray(min_attainable, dtype=float)
     w = np.ones(m.size) if multiplicity is None else np.asarray(multiplicity, dtype=float)
     order = np.argsort(m)
-    m_sorted, cum = m[order], np.concatenate([[0.0], np.cumsum(w[order])])
+    m_sorted = m[order]
+    # cum[i]: hypotheses among the i smallest; summed in place (millions of grid entries)
+    cum = np.zeros(m.size + 1)
+    np.cumsum(w[order], out=cum[1:])
+    del order
 
     def testable(k: int) -> float:
         return float(cum[np.searchsorted(m_sorted, alpha / k, side="right")])
@@ -502,7 +512,11 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     empty = NearDuplicateScan((), radius, 0, 1, 0)
     if complete.size < 2 or k == 0:
         return empty
-    codes, levels = _column_codes(x, complete)
+    codes, column_values = _column_factors(x, complete)
+    levels = np.array([max(1, v.size) for v in column_values], dtype=np.int64)
+    # from here on the answers are their codes: the answers themselves (80 MB at a million
+    # responses by 10 items) go, unless the caller holds them
+    del x
     weights = _radix_weights(levels)
     patterns, inverse, counts, code = _unique_patterns(codes, weights)
     u = patterns.shape[0]
@@ -523,6 +537,11 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
 
     cg, cp, x_at = _ball_counts_at_centres(count_gp, ball)
     xs = np.rint(x_at).astype(np.int64)
+    del x_at
+    # the ball's members are all a cluster needs of it; its 1.0 entries (32 MB at a million
+    # responses) go before the multiplicity correction
+    ball_start, ball_members = ball.indptr, ball.indices
+    del ball
     keep = xs >= 2
     cg, cp, xs = cg[keep], cp[keep], xs[keep]
     k_factor, _ = tarone_bonferroni(np.zeros(0), min_p, alpha=alpha, multiplicity=mult)
@@ -539,12 +558,9 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
 
     clusters: list[NearDuplicateCluster] = []
     claimed: dict[int, set[int]] = {}
-    if significant.size:
-        ball = ball.tocsr()
-        column_values = [np.unique(x[complete, j]) for j in range(k)]
     for s in significant:
         grp, pat = int(cg[s]), int(cp[s])
-        members = ball.indices[ball.indptr[pat]:ball.indptr[pat + 1]]
+        members = ball_members[ball_start[pat]:ball_start[pat + 1]]
         in_group = np.flatnonzero(group_of == grp)
         rows_in = in_group[np.isin(inverse[in_group], members)]
         taken = claimed.setdefault(grp, set())

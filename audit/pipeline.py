@@ -179,6 +179,9 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
                 "scale": list(data.scale), "unit_column": data.unit_column,
                 "segments": list(data.categorical), "numeric_covariates": list(data.numeric),
                 "engine": data.population.engine if data.population is not None else None}
+    privacy = scan_audit_data(data)
+    # the scan's sorted copies of the text columns, freed, would stay under the rendering
+    return_freed_memory()
     return AuditReport(inputs={"responses": _input_block(resp_table), "population": _input_block(pop_table)},
                        claim=data.claim, metric=metric, credibility=credibility, checks=checks,
-                       settings=settings, data=data, privacy=scan_audit_data(data), keep_pii=keep_pii)
+                       settings=settings, data=data, privacy=privacy, keep_pii=keep_pii)

@@ -313,6 +313,29 @@ def _assert_query_matches_duckdbs_own_conversion(engine, sql: str) -> None:
     assert got.dtypes.to_dict() == expected.dtypes.to_dict()
 
 
+def test_text_columns_asked_as_categories_are_duckdbs_conversion_as_categoricals(duckdb_engine):
+    # reference: DuckDB's .df(), then astype("category") of the whole column; 2.5 batches,
+    # each holding other levels ('b…' only from the second batch on, 'late' only in the last)
+    from audit.engine import BATCH_ROWS
+
+    n = BATCH_ROWS * 5 // 2
+    sql = (f"SELECT CASE WHEN range % 7 = 0 THEN NULL WHEN range < {BATCH_ROWS} THEN 'a' || (range % 3)::VARCHAR "
+           f"ELSE 'b' || (range % 4)::VARCHAR END AS seg, "
+           f"CASE WHEN range < {2 * BATCH_ROWS} THEN NULL ELSE 'late' END AS sparse, "
+           f"range::VARCHAR AS s, CAST(range AS DOUBLE) / 3 AS d FROM range({n})")
+    got = duckdb_engine.query(sql, categories=["seg", "sparse"])
+    expected = duckdb_engine._con.execute(sql).df()
+    expected = expected.astype({"seg": "category", "sparse": expected["s"].dtype}).astype({"sparse": "category"})
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got["seg"].cat.categories) == ["a0", "a1", "a2", "b0", "b1", "b2", "b3"]
+
+
+def test_a_result_without_rows_keeps_its_categories_columns(duckdb_engine):
+    got = duckdb_engine.query("SELECT 'x' AS seg, 1 AS n WHERE 1 = 0", categories=["seg"])
+    assert list(got.columns) == ["seg", "n"] and len(got) == 0
+    assert isinstance(got["seg"].dtype, pd.CategoricalDtype)
+
+
 def test_duckdb_query_results_of_many_batches_match_duckdbs_own_conversion(duckdb_engine):
     # reference: DuckDB's .df(); 2.5 batches of BATCH_ROWS rows are converted one at a time
     from audit.engine import BATCH_ROWS

@@ -259,12 +259,12 @@ def test_near_duplicates_reports_the_max_percent_match_distribution():
     assert result.statistic == pytest.approx(np.mean(mpm >= 0.85), rel=1e-12)
 
 
-def test_permuted_items_shuffle_each_column_with_the_same_draws():
+def test_shuffled_columns_shuffle_each_column_with_the_same_draws():
     x = np.random.default_rng(8).integers(1, 6, size=(50, 6)).astype(float)
     rows = np.arange(50) % 4 != 0
     reference, draws = rng(), rng()
     expected = np.column_stack([reference.permutation(x[rows, j]) for j in range(6)])
-    np.testing.assert_array_equal(fraud._permuted_items(x, rows, draws), expected)
+    np.testing.assert_array_equal(fraud._shuffled_columns(x[rows], draws), expected)
     assert draws.random() == reference.random()          # the checks after it draw the same numbers
 
 

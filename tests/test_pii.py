@@ -20,6 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pypdf import PdfReader
@@ -375,3 +376,28 @@ def test_the_integrity_pages_rows_are_redacted_until_the_user_keeps_them(app, sa
     app.checkbox(key="keep_pii_box").check().run()
     assert any("kept in the exports" in c.value for c in app.caption)
     assert sum(len(personal_data_in(c)) for c in integrity_comments(app)) > 0
+
+
+def test_text_counts_of_arrow_text_are_pandas_value_counts_without_blanks():
+    # reference: pandas' value_counts of the values as text, blanks dropped by str.strip, in
+    # the values' order; every character Python strips, and some it does not (zero-width space)
+    from audit.pii import _text_counts
+
+    rng = np.random.default_rng(8)
+    odd = [" ", "", "\t", "\x1f", "\x85", "\u3000", "\u200b", " x ", "ü", "\u2028"]
+    values = [odd[i % len(odd)] if i % 7 == 0 else f"id{rng.integers(0, 20_000)}" for i in range(50_000)]
+    values[::11] = [None] * len(values[::11])
+    series = pd.Series(values, dtype=pd.StringDtype("pyarrow"), name="customer_id")
+    text = series.dropna().astype(str)
+    expected = text[text.str.strip() != ""].value_counts(sort=False).sort_index()
+    got = _text_counts(series)
+    pd.testing.assert_series_equal(got, expected)
+    assert "\u200b" in got.index and "\u3000" not in got.index
+
+
+def test_text_counts_of_a_column_with_only_blanks_is_empty():
+    from audit.pii import _text_counts
+
+    for dtype in (pd.StringDtype("pyarrow"), object):
+        got = _text_counts(pd.Series([" ", None, ""], dtype=dtype, name="note"))
+        assert got.empty and got.name == "count" and got.index.name == "note"

@@ -597,10 +597,25 @@ def test_covariate_frame_writes_each_value_as_every_row_would_be_written() -> No
         "flag": [1.0, np.nan, 0.0, 1.0, -0.0], "half": [1.5, np.nan, -0.0, 0.0, 1.5],
         "count": pd.array([1, None, 2, 1, 0], dtype="Int64"), "code": [3, 1, 2, 3, 3],
         "bool": [True, False, True, True, False], "segment": pd.Categorical(["u", "v", None, "u", "u"]),
+        "coded": pd.Categorical([2.0, 1.0, None, 2.0, 1.0]),
         "empty": [np.nan] * 5}, index=[5, 3, 9, 1, 7])
     columns = list(frame.columns)
-    pd.testing.assert_frame_equal(covariate_frame(frame, columns, []), rowwise_covariate_frame(frame, columns),
-                                  check_exact=True)
+    ours = covariate_frame(frame, columns, [])
+    # a categorical stays one, of the texts its rows would be written as
+    for c in ("segment", "coded"):
+        assert isinstance(ours[c].dtype, pd.CategoricalDtype)
+        ours[c] = ours[c].to_numpy()
+    pd.testing.assert_frame_equal(ours, rowwise_covariate_frame(frame, columns), check_exact=True)
+
+
+def test_covariate_frame_writes_a_categorical_whose_texts_collide_row_by_row() -> None:
+    # categories 1 and "1" both print as '1', and one category is the missing label itself:
+    # the categorical cannot keep one category per text, so every row is written as text
+    for values in (pd.Categorical([1, "1", None], categories=[1, "1"]),
+                   pd.Categorical(["(missing)", None, "a"])):
+        frame = pd.DataFrame({"segment": values})
+        pd.testing.assert_frame_equal(covariate_frame(frame, ["segment"], []),
+                                      rowwise_covariate_frame(frame, ["segment"]), check_exact=True)
 
 
 def rowwise_raking_categories(scope: Cells, linked: pd.DataFrame, column: str,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.aggregates import Cells, bin_index, category_text, integral_as_int
+from audit.aggregates import MISSING, Cells, bin_index, category_text, integral_as_int
 from audit.aggregates import usable_covariates as cell_covariates
 from audit.data import AuditData, claim_responses, interaction_positions
 from audit.headline import format_p, format_points, format_value, level_label, metric_range, metric_variable
@@ -43,10 +43,20 @@ def usable_covariates(cells: Cells, data: AuditData) -> tuple[list[str], list[st
 
 def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) -> pd.DataFrame:
     """Covariates of rows as the cells hold them: categorical values as text (missing as its
-    own level, whole-number floats without '.0'), numeric ones as floats."""
+    own level, whole-number floats without '.0'; a pandas categorical stays one, of those
+    texts), numeric ones as floats."""
     out = pd.DataFrame(index=frame.index)
     for c in categorical:
         values = integral_as_int(frame[c])
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # written as text once per category, and kept a categorical: a million rows' text
+            # is ~13 MB a covariate, their codes 1 MB
+            each = pd.Series(pd.Categorical.from_codes(np.arange(len(values.cat.categories)), dtype=values.dtype))
+            labels = category_text(each).tolist()
+            if len(set(labels)) == len(labels) and MISSING not in labels:
+                codes = values.cat.codes.to_numpy()
+                out[c] = pd.Categorical.from_codes(np.where(codes < 0, len(labels), codes), labels + [MISSING])
+                continue
         if pd.api.types.is_integer_dtype(values):
             # written as text once per distinct number: formatting a million numbers takes seconds
             codes, distinct = pd.factorize(values, use_na_sentinel=False)

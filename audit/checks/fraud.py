@@ -436,7 +436,12 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
     values = mpm[usable]
     high = mpm >= MPM_THRESHOLD
     uniform = straightlined(x, min_items=len(items))
-    null_share = float(np.mean(max_percent_match(_permuted_items(x, usable, rng)) >= MPM_THRESHOLD))
+    # the answers are not needed again: their complete rows are shuffled where they are copied
+    # to, and the scan below reads the answers afresh, keeping only their codes
+    complete = x[usable]
+    del x
+    null_share = float(np.mean(max_percent_match(_shuffled_columns(complete, rng)) >= MPM_THRESHOLD))
+    del complete
     units = _unit_labels(data, resp)
     if units is not None:
         groups, grouping = _label_array(units), data.unit_column
@@ -445,7 +450,7 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
         groups, grouping = _label_array(week.fillna(MISSING_UNIT)), "ISO week of submitted_at"
     else:
         groups, grouping = np.full(len(resp), "(all)"), None
-    scan = near_duplicate_clusters(x, groups, threshold=MPM_THRESHOLD, alpha=ALPHA)
+    scan = near_duplicate_clusters(resp[items], groups, threshold=MPM_THRESHOLD, alpha=ALPHA)
     flagged, strong, weak = [], False, False
     for c in scan.clusters:
         material = c.size >= MIN_CLUSTER_SIZE and c.size >= MIN_CLUSTER_RATIO * c.expected
@@ -500,15 +505,14 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
                        if scan.clusters else None, details=details)
 
 
-def _permuted_items(x: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The answers of `rows` with each item's column shuffled on its own (one permutation
-    per column, in column order): respondents then match only as often as the items'
-    answer distributions make them, the null share of high matches. Filled a column at a
-    time, one copy of the answers (a million × 10 floats), dropped once matched."""
-    out = np.empty((int(np.count_nonzero(rows)), x.shape[1]))
-    for j in range(x.shape[1]):
-        out[:, j] = rng.permutation(x[rows, j])
-    return out
+def _shuffled_columns(answers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`answers` with each item's column shuffled on its own (one permutation per column, in
+    column order), in place: respondents then match only as often as the items' answer
+    distributions make them, the null share of high matches. The caller's copy of the
+    complete rows is the only one (a million × 10 floats)."""
+    for j in range(answers.shape[1]):
+        answers[:, j] = rng.permutation(answers[:, j])
+    return answers
 
 
 # --------------------------------------------------------------------------------------

@@ -429,12 +429,23 @@ def response_propensities(frame: pd.DataFrame, response: str, covariates: Sequen
     if np.ptp(y[weights > 0]) == 0:
         return np.full(len(frame), float(y[weights > 0][0]))
     design = _logit_design(frame, covariates, _categorical_set(frame, covariates, categorical))
-    with warnings.catch_warnings():
+    # rows with the same covariates fitted as one: the binomial likelihood, and so each IRLS
+    # step, is the same with their weights summed and y their weighted mean (grouped data),
+    # and statsmodels' working copies are of the distinct rows only (51k of 128k cells,
+    # 0.3 -> 0.1 GB at a million responses)
+    distinct, row = np.unique(design, axis=0, return_inverse=True)
+    row = row.reshape(-1)
+    total = np.bincount(row, weights=weights)
+    share = np.divide(np.bincount(row, weights=weights * y), total, out=np.zeros_like(total), where=total > 0)
+    del design
+    # a saturated model (as many distinct rows as parameters) leaves the working regression
+    # no residual degrees of freedom: its scale, unused by the binomial family, divides by 0
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         # separation drives the separated cells' fitted values to 0/1, the correct limit here
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = sm.GLM(y, design, family=sm.families.Binomial(), freq_weights=weights).fit()
-    return np.asarray(fit.predict(design), dtype=float)
+        fit = sm.GLM(share, distinct, family=sm.families.Binomial(), freq_weights=total).fit()
+    return np.asarray(fit.predict(distinct), dtype=float)[row]
 
 
 def _propensity_spread(rho: np.ndarray, d: np.ndarray) -> tuple[float, float]:

@@ -734,6 +734,19 @@ def test_stray_text_in_an_item_column_is_flagged_not_kept_as_text():
     assert table.flagged == (RowNote("q_speed not a number/label", 1, (3,)),)
 
 
+def test_whole_number_item_answers_are_held_as_float32_with_the_same_values():
+    # float32 holds every whole number up to 2^24 exactly: the values read back as float64 are the file's
+    frame = pd.DataFrame({"CSAT": [5, 4, 3], "q_speed": ["5", "", "-0"], "q_big": ["16777216", "1", "2"],
+                          "q_half": ["4.5", "3", "2"], "q_huge": ["16777217", "1", "2"]})
+    table = load_responses(frame)
+    assert table.frame["q_speed"].dtype == np.float32 and table.frame["q_big"].dtype == np.float32
+    assert table.frame["q_speed"].to_numpy(float).tolist()[::2] == [5.0, 0.0]
+    assert table.frame["q_big"].to_numpy(float).tolist() == [16777216.0, 1.0, 2.0]
+    # a half point, or a whole number float32 cannot hold (2^24 + 1), keeps float64
+    assert table.frame["q_half"].dtype == np.float64 and table.frame["q_huge"].dtype == np.float64
+    assert table.frame["q_huge"].iloc[0] == 16777217.0
+
+
 def test_free_text_item_column_stays_text():
     table = load_responses(pd.DataFrame({"CSAT": [5, 4], "q_comment": ["quick and kind", "ok"]}))
     assert table.frame["q_comment"].tolist() == ["quick and kind", "ok"] and table.flagged == ()

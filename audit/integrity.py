@@ -71,7 +71,11 @@ _GRID_CELLS_PER_BLOCK = 2**18      # (total, group size) pairs whose smallest p-
 # answer patterns
 # --------------------------------------------------------------------------------------
 def _as_items(items: np.ndarray | Sequence[Sequence[float]] | pd.DataFrame) -> np.ndarray:
-    x = np.asarray(items, dtype=float)
+    # float32 answers (whole numbers, as the loader keeps them) are compared as they are:
+    # only equality of answers matters, and float64 doubles the copy
+    x = np.asarray(items)
+    if x.dtype != np.float32:
+        x = np.asarray(x, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"items must be a 2-D array (respondents × items), got shape {x.shape}")
     return x

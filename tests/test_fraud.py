@@ -528,3 +528,15 @@ def test_unit_labels_for_the_group_scans_are_the_labels_with_one_string_per_dist
     assert got.dtype == object
     assert got.tolist() == labels.to_numpy().tolist()
     assert got[0] is got[2] and got[1] is got[4]
+
+
+def test_answer_checks_on_float32_answers_equal_those_on_float64():
+    # reference: the same checks with the loader's float32 answers widened to float64
+    from dataclasses import replace
+
+    _, data = simulated(4, ("copied_answers", "straightlining"))
+    items = [c for c in data.responses.columns if c.startswith("q_")]
+    assert all(data.responses[c].dtype == np.float32 for c in items)
+    wide = replace(data, responses=data.responses.astype({c: "float64" for c in items}))
+    assert near_duplicates(data, rng()) == near_duplicates(wide, rng())
+    assert straightlining(data, rng()) == straightlining(wide, rng())

@@ -428,7 +428,8 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
                               f"Needs at least {MIN_ITEMS_NEAR_DUPLICATES} item columns (q_*) to compare answer "
                               f"patterns; found {len(items)}. With fewer items genuine respondents match by "
                               "chance (Simmons et al. 2016).", items=len(items))
-    x = resp[items].to_numpy(dtype=float)
+    # float32 when the loader kept the answers so (whole numbers, exact): half the copy
+    x = resp[items].to_numpy(dtype=np.result_type(np.float32, *resp[items].dtypes))
     mpm = max_percent_match(x)
     usable = np.isfinite(mpm)
     if usable.sum() < 2:

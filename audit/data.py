@@ -168,7 +168,7 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         if unit is not None and "customer_id" in columns and "customer_id" in resp.columns:
             customer_unit = q.customer_unit(unit)
         # the interactions' times are read only where the responses carry none (timing_anomalies)
-        own_times = "interaction_at" in resp.columns and bool(resp["interaction_at"].notna().any())
+        own_times = has_interaction_times(resp)
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
             linked=q.linked(("customer_id", *(() if own_times else ("interaction_at",)), unit, *categorical,
@@ -180,6 +180,12 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         if own:
             engine.close()
     return summary, categorical, numeric
+
+
+def has_interaction_times(responses: pd.DataFrame) -> bool:
+    """Do the responses say when their interactions happened? Otherwise the interactions
+    table's times are linked to them."""
+    return "interaction_at" in responses.columns and bool(responses["interaction_at"].notna().any())
 
 
 def interaction_positions(ids: pd.Series, population_ids: pd.Series) -> np.ndarray:

@@ -115,10 +115,15 @@ def _column_factors(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, list[n
     return np.column_stack(columns), answers
 
 
+def _level_counts(answers: Sequence[np.ndarray]) -> np.ndarray:
+    """Each column's number of levels L_j (at least 1) from its distinct answers."""
+    return np.array([max(1, a.size) for a in answers], dtype=np.int64)
+
+
 def _column_codes(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`_column_factors`' codes and each column's number of levels L_j (at least 1)."""
+    """`_column_factors`' codes and each column's number of levels L_j."""
     codes, answers = _column_factors(x, rows)
-    return codes, np.array([max(1, a.size) for a in answers], dtype=np.int64)
+    return codes, _level_counts(answers)
 
 
 def _radix_weights(levels: np.ndarray) -> np.ndarray | None:
@@ -517,7 +522,7 @@ def near_duplicate_clusters(items: np.ndarray | Sequence[Sequence[float]] | pd.D
     if complete.size < 2 or k == 0:
         return empty
     codes, column_values = _column_factors(x, complete)
-    levels = np.array([max(1, v.size) for v in column_values], dtype=np.int64)
+    levels = _level_counts(column_values)
     # from here on the answers are their codes: the answers themselves (80 MB at a million
     # responses by 10 items) go, unless the caller holds them
     del x

@@ -210,8 +210,8 @@ def _arrow_text_counts(series: pd.Series) -> pd.Series:
     text = pc.drop_null(pa.array(series.array))
     text = pc.filter(text, pc.invert(pc.match_substring_regex(text, _BLANK)))
     text = pc.take(text, pc.array_sort_indices(text))      # by code point, as Python sorts text
-    same = pc.equal(text[1:], text[:-1]).to_numpy(zero_copy_only=False) if len(text) else np.zeros(0, bool)
-    starts = np.flatnonzero(np.r_[True, ~same]) if len(text) else np.zeros(0, np.int64)
+    same = pc.equal(text[1:], text[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[len(text) > 0, ~same])             # where each run of equal values begins
     values = pd.array(pc.take(text, pa.array(starts, pa.int64())), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
     return pd.Series(np.diff(np.r_[starts, len(text)]).astype(np.int64), index=pd.Index(values, name=series.name),
                      name="count")

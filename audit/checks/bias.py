@@ -51,8 +51,7 @@ def covariate_frame(frame: pd.DataFrame, categorical: list[str], numeric: list[s
         if isinstance(values.dtype, pd.CategoricalDtype):
             # written as text once per category, and kept a categorical: a million rows' text
             # is ~13 MB a covariate, their codes 1 MB
-            each = pd.Series(pd.Categorical.from_codes(np.arange(len(values.cat.categories)), dtype=values.dtype))
-            labels = category_text(each).tolist()
+            labels = category_text(pd.Series(values.cat.categories, dtype=values.dtype)).tolist()
             if len(set(labels)) == len(labels) and MISSING not in labels:
                 codes = values.cat.codes.to_numpy()
                 out[c] = pd.Categorical.from_codes(np.where(codes < 0, len(labels), codes), labels + [MISSING])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from audit.contingency import rate_homogeneity_test
-from audit.data import AuditData, claim_responses
+from audit.data import AuditData, claim_responses, has_interaction_times
 from audit.headline import format_points, format_value, metric_range, metric_variable
 from audit.integrity import (
     MPM_THRESHOLD,
@@ -428,8 +428,9 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
                               f"Needs at least {MIN_ITEMS_NEAR_DUPLICATES} item columns (q_*) to compare answer "
                               f"patterns; found {len(items)}. With fewer items genuine respondents match by "
                               "chance (Simmons et al. 2016).", items=len(items))
+    answers = resp[items]
     # float32 when the loader kept the answers so (whole numbers, exact): half the copy
-    x = resp[items].to_numpy(dtype=np.result_type(np.float32, *resp[items].dtypes))
+    x = answers.to_numpy(dtype=np.result_type(np.float32, *answers.dtypes))
     mpm = max_percent_match(x)
     usable = np.isfinite(mpm)
     if usable.sum() < 2:
@@ -451,7 +452,7 @@ def near_duplicates(data: AuditData, rng: np.random.Generator) -> CheckResult:
         groups, grouping = _label_array(week.fillna(MISSING_UNIT)), "ISO week of submitted_at"
     else:
         groups, grouping = np.full(len(resp), "(all)"), None
-    scan = near_duplicate_clusters(resp[items], groups, threshold=MPM_THRESHOLD, alpha=ALPHA)
+    scan = near_duplicate_clusters(answers, groups, threshold=MPM_THRESHOLD, alpha=ALPHA)
     flagged, strong, weak = [], False, False
     for c in scan.clusters:
         material = c.size >= MIN_CLUSTER_SIZE and c.size >= MIN_CLUSTER_RATIO * c.expected
@@ -521,7 +522,7 @@ def _shuffled_columns(answers: np.ndarray, rng: np.random.Generator) -> np.ndarr
 # --------------------------------------------------------------------------------------
 def _interaction_seconds(data: AuditData) -> np.ndarray | None:
     resp = data.responses
-    if "interaction_at" in resp.columns and resp["interaction_at"].notna().any():
+    if has_interaction_times(resp):
         return _seconds(resp["interaction_at"])
     pop = data.population
     if pop is not None and "interaction_at" in pop.linked.columns and "interaction_id" in resp.columns:

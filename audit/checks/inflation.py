@@ -190,8 +190,9 @@ def satisfaction_model(data: AuditData, categorical: list[str], numeric: list[st
     # covariates as text as much again; R holds what least squares needs of them
     r = np.zeros((0, width + 1))
     for lo in range(0, fit_rows.size, FIT_BLOCK_ROWS):
-        covs = covariate_frame(rows.iloc[fit_rows[lo:lo + FIT_BLOCK_ROWS]], categorical, numeric)
-        block = np.column_stack([_satisfaction_design(covs, categorical, numeric, levels, width), y[lo:lo + FIT_BLOCK_ROWS]])
+        take = slice(lo, lo + FIT_BLOCK_ROWS)
+        covs = covariate_frame(rows.iloc[fit_rows[take]], categorical, numeric)
+        block = np.column_stack([_satisfaction_design(covs, categorical, numeric, levels, width), y[take]])
         r = np.linalg.qr(np.vstack([r, block]), mode="r")
     # ‖Xβ − y‖² = ‖R₁β − z‖² + const: the same minimisers (and minimum-norm one) as on X; the
     # cut-off for small singular values is lstsq's own on X (ε·max(rows, columns))

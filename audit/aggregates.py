@@ -200,7 +200,7 @@ def quantile_edges(engine: Engine, base: str, alias: dict[str, str], numeric: Se
         return {}
     probs = np.linspace(0, 1, N_BINS + 1)
     parts = ", ".join(f"{engine.quantile_sql(alias[c], probs)} AS q{i}" for i, c in enumerate(numeric))
-    row = engine.query(_with(base, f"SELECT {parts} FROM pop WHERE {where}")).iloc[0]
+    row = engine.query(_with(base, f"SELECT {parts} FROM pop WHERE {where}"), order_free=True).iloc[0]
     edges = {}
     for i, c in enumerate(numeric):
         values = row[f"q{i}"]
@@ -265,33 +265,41 @@ def category_text(values: pd.Series) -> pd.Series:
     return integral_as_int(values).astype("string").fillna(MISSING).astype(str)
 
 
-def profile_query(base: str, alias: dict[str, str], kinds: dict[str, str]) -> str:
-    """Row and link counts, and each column's distinct and non-missing values."""
-    parts = []
-    for i, c in enumerate(kinds):
-        parts += [f"COUNT(DISTINCT {alias[c]}) AS d{i}", f"COUNT({alias[c]}) AS m{i}"]
+def profile_query(base: str) -> str:
+    """Row and link counts."""
     return _with(base, "SELECT COUNT(*) AS n_rows, SUM(has_response) AS n_has, "
                        "SUM(CASE WHEN responded <> has_response THEN 1 ELSE 0 END) AS n_mismatch, "
                        "SUM(CASE WHEN responded = 1 AND invited = 0 THEN 1 ELSE 0 END) AS n_resp_not_inv, "
-                       "SUM(in_scope) AS n_scope"
-                       + "".join(", " + p for p in parts) + " FROM pop")
+                       "SUM(in_scope) AS n_scope FROM pop")
 
 
-def moments_query(base: str, alias: dict[str, str], numeric: Sequence[str]) -> str:
-    """Mean and sample variance of each numeric column.
+def levels_query(alias: dict[str, str], columns: Sequence[str]) -> str:
+    """Each column's distinct and non-missing values.
+
+    Straight from the table, not through `base_query`: DuckDB counts the distinct values of
+    a Parquet column's dictionary-encoded text ~7 times faster than after the positional
+    join with the response flags, which expands every value (1.4 s against 0.2 s over 10M
+    interactions and ten columns)."""
+    parts = [f"COUNT(DISTINCT {alias[c]}) AS d{i}, COUNT({alias[c]}) AS m{i}" for i, c in enumerate(columns)]
+    return f"SELECT {', '.join(parts) or 'COUNT(*) AS n'} FROM population"
+
+
+def moments_query(alias: dict[str, str], numeric: Sequence[str]) -> str:
+    """Mean and sample variance of each numeric column, straight from the table.
 
     A query of its own: DuckDB computes AVG/VAR_SAMP beside COUNT(DISTINCT ...) about six
     times slower than the two apart (6.4 s against 0.9 + 0.6 s over 10M interactions)."""
     parts = [f"AVG(CAST({alias[c]} AS DOUBLE)) AS a{i}, VAR_SAMP(CAST({alias[c]} AS DOUBLE)) AS v{i}"
              for i, c in enumerate(numeric)]
-    return _with(base, f"SELECT {', '.join(parts)} FROM pop")
+    return f"SELECT {', '.join(parts)} FROM population"
 
 
 def read_profile(engine: Engine, base: str, alias: dict[str, str],
                  kinds: dict[str, str]) -> tuple[dict[str, ColumnProfile], dict[str, int]]:
-    row = engine.query(profile_query(base, alias, kinds)).iloc[0]
+    row = engine.query(profile_query(base), order_free=True).iloc[0]
+    levels = engine.query(levels_query(alias, list(kinds)), order_free=True).iloc[0]
     numeric = [c for c, kind in kinds.items() if kind == "number"]
-    moments = engine.query(moments_query(base, alias, numeric)).iloc[0] if numeric else None
+    moments = engine.query(moments_query(alias, numeric)).iloc[0] if numeric else None
     profile = {}
     for i, (c, kind) in enumerate(kinds.items()):
         mean = var = None
@@ -299,7 +307,7 @@ def read_profile(engine: Engine, base: str, alias: dict[str, str],
             j = numeric.index(c)
             mean = float(moments[f"a{j}"]) if pd.notna(moments[f"a{j}"]) else None
             var = float(moments[f"v{j}"]) if pd.notna(moments[f"v{j}"]) else None
-        profile[c] = ColumnProfile(int(row[f"d{i}"]), int(row[f"m{i}"]), kind, mean, var)
+        profile[c] = ColumnProfile(int(levels[f"d{i}"]), int(levels[f"m{i}"]), kind, mean, var)
     counts = {k: int(row[k]) if pd.notna(row[k]) else 0
               for k in ("n_rows", "n_has", "n_mismatch", "n_resp_not_inv", "n_scope")}
     return profile, counts
@@ -419,8 +427,8 @@ class PopulationQueries:
         return cls(engine, alias, kinds, base_query(alias, scope=scope_column,
                                                     flags=FLAGS_TABLE if positional else None))
 
-    def query(self, select: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
-        return self.engine.query(select, categories=categories)
+    def query(self, select: str, *, categories: Sequence[str] = (), order_free: bool = False) -> pd.DataFrame:
+        return self.engine.query(select, categories=categories, order_free=order_free)
 
     def profile(self, columns: Sequence[str]) -> tuple[dict[str, ColumnProfile], dict[str, int]]:
         return read_profile(self.engine, self.base, self.alias, {c: self.kinds[c] for c in columns})
@@ -446,7 +454,7 @@ class PopulationQueries:
         return out.rename(columns={"in_scope": "_in_scope"})
 
     def units(self, unit: str) -> pd.DataFrame:
-        out = self.query(units_query(self.base, self.alias, unit))
+        out = self.query(units_query(self.base, self.alias, unit), order_free=True)
         out["unit"] = out["unit"].astype("string")
         return out.set_index("unit").sort_index().astype("int64")
 
@@ -461,6 +469,6 @@ class PopulationQueries:
         return out.sort_values(sort, kind="stable").reset_index(drop=True)
 
     def customer_unit(self, unit: str) -> pd.Series:
-        out = self.query(customer_unit_query(self.base, self.alias, unit))
+        out = self.query(customer_unit_query(self.base, self.alias, unit), order_free=True)
         index = pd.MultiIndex.from_arrays([out["customer"], out["unit"].astype("string")])
         return pd.Series(out["n"].to_numpy(dtype="int64"), index=index).sort_index()

@@ -20,13 +20,13 @@ from audit.aggregates import (OFFER_MODEL_MAX_LEVELS, ColumnProfile, PopulationQ
 from audit.claim import Claim
 from audit.engine import Engine, make_engine
 from audit.errors import InputError
-from audit.loading import LoadedTable
+from audit.loading import MAX_LABEL_LEVELS, LoadedTable
 from audit.population_file import RegisteredPopulation
 
 ID_COLUMNS = ("response_id", "interaction_id", "customer_id")
 TIME_COLUMNS = ("submitted_at", "interaction_at")
 FLAG_COLUMNS = ("invited", "responded")
-MAX_SEGMENT_LEVELS = 60       # more levels than this is an identifier or free text, not a segment
+MAX_SEGMENT_LEVELS = MAX_LABEL_LEVELS    # more levels than this is an identifier or free text, not a segment
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,14 @@ class Engine(Protocol):
     def register_file(self, table: str, path: str, file_format: str) -> None:
         """Make a CSV (header row, all columns as text) or Parquet file queryable as `table`."""
 
-    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
+    def query(self, sql: str, *, categories: Sequence[str] = (), order_free: bool = False) -> pd.DataFrame:
         """Run one SELECT and return its (small) result; its text columns named in
-        `categories` as pandas categoricals (categories sorted, as `astype("category")`)."""
+        `categories` as pandas categoricals (categories sorted, as `astype("category")`).
+
+        `order_free`: the result does not depend on the order rows are combined in (counts,
+        sums of integers, distinct counts, quantiles, a filter's rows in the table's order),
+        so the engine may spread it over all its threads. Sums of doubles are not: their
+        last bits would vary from run to run."""
 
     def quantile_sql(self, column: str, probabilities: Sequence[float]) -> str:
         """SQL aggregate returning the linear-interpolation quantiles (numpy's default,
@@ -104,10 +109,10 @@ class DuckDBEngine:
             reader = f"read_csv('{source}', header = true, all_varchar = true, auto_detect = true)"
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {reader}")
 
-    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
-        # one thread: parallel partial sums of doubles are added in whatever order the threads
-        # finish, so the last bits (and a byte-identical report.json) would vary run to run
-        self._con.execute("SET threads = 1")
+    def query(self, sql: str, *, categories: Sequence[str] = (), order_free: bool = False) -> pd.DataFrame:
+        # one thread unless order_free: parallel partial sums of doubles are added in whatever order
+        # the threads finish, so the last bits (and a byte-identical report.json) would vary run to run
+        self._con.execute(f"SET threads = {self._threads if order_free else 1}")
         try:
             # read to its end before the setting changes back: the reader runs the query as it goes
             reader = self._con.sql(sql).to_arrow_reader(BATCH_ROWS)

@@ -185,11 +185,12 @@ class SparkEngine:
         return target
 
     # -- queries ------------------------------------------------------------------------
-    def query(self, sql: str, *, categories: Sequence[str] = ()) -> pd.DataFrame:
+    def query(self, sql: str, *, categories: Sequence[str] = (), order_free: bool = False) -> pd.DataFrame:
         """Run one SELECT; the result as pandas the way DuckDB's `.df()` gives it: integer and
         boolean columns with NULLs as nullable Int64/boolean, DECIMAL as float64, arrays as
         numpy arrays per cell (None for a NULL array), naive timestamps as datetime64[us];
-        text columns named in `categories` as categoricals."""
+        text columns named in `categories` as categoricals. Spark always uses its whole
+        cluster (`order_free` is for engines that otherwise keep to one thread)."""
         with _quiet():
             table = self._spark.sql(sql).toArrow()
         out = _pandas(table)

@@ -49,6 +49,7 @@ ID_FIELDS: tuple[str, ...] = ("response_id", "interaction_id", "customer_id", "a
 TIME_FIELDS: tuple[str, ...] = ("submitted_at", "interaction_at")
 SOURCE_ROW = "_source_row"
 MAX_LISTED_ROWS = 20          # row numbers kept per RowNote: enough to find the pattern, short enough to print
+MAX_LABEL_LEVELS = 60         # text with at most this many labels is held as a categorical (a segment's most levels)
 SCALE_COVERAGE = 0.99         # share of whole-number scores a candidate scale must hold (rest = codes like 99)
 
 ExportFormat = Literal["table", "qualtrics", "surveymonkey", "zendesk"]
@@ -1363,6 +1364,17 @@ def _compact_answers(values: pd.Series) -> pd.Series:
     return values
 
 
+def _compact_labels(values: pd.Series) -> pd.Series:
+    """Text with few distinct labels (segments: channel, region, tier...) as a categorical
+    (sorted categories, as `astype("category")`): one byte a row instead of ~14, 85 MB for
+    a million responses × six segments. Anything else stays as it is."""
+    if not pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    if values.nunique() > MAX_LABEL_LEVELS:
+        return values
+    return values.astype("category")
+
+
 def _other_columns(src: pd.DataFrame, mapped: set[str], decimal_comma: bool, keep: np.ndarray,
                    notes: list[str], flag_masks: list[tuple[str, np.ndarray]]) -> tuple[dict[str, pd.Series], bool]:
     """Every column not mapped to a canonical field, converted; notes and flags appended in place."""
@@ -1506,6 +1518,8 @@ def load_responses(source: Any, *, mapping: Mapping[str, str] | None = None,
         flag_masks.append(("duration_s negative", negative & keep))
         flag_masks.append(("duration_s not a number", unreadable & keep))
     others, comma = _other_columns(src, set(chosen.values()), raw.decimal_comma, keep, notes, flag_masks)
+    # held for the whole audit (a population table is aggregated in the engine instead)
+    others = {header: _compact_labels(values) for header, values in others.items()}
     if used_comma or comma:
         notes.append("decimal commas read as decimal points (e.g. '4,5' = 4.5)")
     frame = _assemble_frame(raw, chosen, RESPONSE_FIELDS, canonical, others, keep, notes)

@@ -192,6 +192,13 @@ def _text_counts(series: pd.Series) -> pd.Series | None:
         return None
     if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
         return _arrow_text_counts(series)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # counted on the codes: the loader's segments, a million rows, a few labels
+        codes = series.cat.codes.to_numpy()
+        n = np.bincount(codes[codes >= 0], minlength=len(series.cat.categories))
+        text = pd.Series(n, index=series.cat.categories.astype(str))
+        text = text[(n > 0) & (text.index.str.strip() != "")]
+        return text.groupby(level=0).sum().rename_axis(series.name).rename("count")
     text = series.dropna().astype(str)
     return text[text.str.strip() != ""].value_counts(sort=False).sort_index()
 

@@ -24,8 +24,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
 from scipy.stats import mannwhitneyu
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from audit.errors import InputError
@@ -444,7 +445,7 @@ def response_propensities(frame: pd.DataFrame, response: str, covariates: Sequen
         # separation drives the separated cells' fitted values to 0/1, the correct limit here
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = sm.GLM(share, distinct, family=sm.families.Binomial(), freq_weights=total).fit()
+        fit = GLM(share, distinct, family=Binomial(), freq_weights=total).fit()
     return np.asarray(fit.predict(distinct), dtype=float)[row]
 
 

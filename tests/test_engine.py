@@ -346,3 +346,37 @@ def test_duckdb_query_results_of_many_batches_match_duckdbs_own_conversion(duckd
            f"FROM range({BATCH_ROWS * 5 // 2})")
     assert len(duckdb_engine.query(sql)) == BATCH_ROWS * 5 // 2
     _assert_query_matches_duckdbs_own_conversion(duckdb_engine, sql)
+
+
+def test_duckdb_runs_a_query_on_one_thread_unless_it_is_order_free():
+    # one thread keeps sums of doubles byte-identical run to run; an order-free query may use all
+    engine = DuckDBEngine(threads=2)
+    try:
+        setting = "SELECT current_setting('threads') AS t"
+        assert int(engine.query(setting)["t"].iloc[0]) == 1
+        assert int(engine.query(setting, order_free=True)["t"].iloc[0]) == 2
+        assert int(engine.query(setting)["t"].iloc[0]) == 1
+    finally:
+        engine.close()
+
+
+def test_an_order_free_query_on_two_threads_gives_the_one_thread_answer(tmp_path):
+    # reference: the same query on one thread; distinct counts, integer sums, quantiles and a
+    # filter's rows in the table's order over 600k rows of a Parquet file (several row groups)
+    path = tmp_path / "t.parquet"
+    n = 600_000
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"id": [f"i{k}" for k in range(n)], "seg": rng.choice(["a", "b", "c"], n),
+                  "x": rng.normal(size=n), "flag": rng.integers(0, 2, n)}).to_parquet(path, row_group_size=50_000)
+    engine = DuckDBEngine(threads=2)
+    try:
+        engine.register_file("t", str(path), "parquet")
+        sql = (f"SELECT seg, COUNT(DISTINCT id) AS ids, SUM(flag) AS flags, "
+               f"{engine.quantile_sql('x', PROBABILITIES)} AS q FROM t GROUP BY seg ORDER BY seg")
+        one, both = engine.query(sql), engine.query(sql, order_free=True)
+        pd.testing.assert_frame_equal(one.drop(columns="q"), both.drop(columns="q"))
+        np.testing.assert_array_equal(np.stack(one["q"].to_list()), np.stack(both["q"].to_list()))
+        rows = "SELECT id FROM t WHERE flag = 1"
+        pd.testing.assert_frame_equal(engine.query(rows), engine.query(rows, order_free=True))
+    finally:
+        engine.close()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from audit.errors import InputError
 from audit.loading import (
+    MAX_LABEL_LEVELS,
     POPULATION_FIELDS,
     RESPONSE_FIELDS,
     LoadedTable,
@@ -745,6 +746,27 @@ def test_whole_number_item_answers_are_held_as_float32_with_the_same_values():
     # a half point, or a whole number float32 cannot hold (2^24 + 1), keeps float64
     assert table.frame["q_half"].dtype == np.float64 and table.frame["q_huge"].dtype == np.float64
     assert table.frame["q_huge"].iloc[0] == 16777217.0
+
+
+def test_response_text_with_few_labels_is_held_as_a_categorical_of_the_same_values():
+    # reference: the values as loaded without the conversion (a categorical of the labels,
+    # missing values kept missing); 61 labels is more than a segment has, and stays text
+    labels = [f"site {i:02d}" for i in range(MAX_LABEL_LEVELS)]
+    frame = pd.DataFrame({"CSAT": [5] * 122, "Channel": (["chat", "  phone ", "", "chat"] * 31)[:122],
+                          "Site": (labels * 3)[:122], "Note": [f"n{i % 61}" for i in range(122)]})
+    table = load_responses(frame)
+    channel = table.frame["Channel"]
+    assert isinstance(channel.dtype, pd.CategoricalDtype) and list(channel.cat.categories) == ["chat", "phone"]
+    assert channel.astype(object).where(channel.notna(), None).tolist() == (["chat", "phone", None, "chat"] * 31)[:122]
+    assert isinstance(table.frame["Site"].dtype, pd.CategoricalDtype)
+    assert table.frame["Site"].astype(str).tolist() == (labels * 3)[:122]
+    assert isinstance(table.frame["Note"].dtype, pd.StringDtype)
+
+
+def test_population_text_stays_text(tmp_path):
+    # an interactions table is aggregated in the engine, which takes text as it is
+    table = load_population(write(tmp_path, "pop.csv", "Ticket ID,Channel\nT1,chat\nT2,phone\nT3,chat\n"))
+    assert isinstance(table.frame["Channel"].dtype, pd.StringDtype)
 
 
 def test_free_text_item_column_stays_text():

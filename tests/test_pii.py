@@ -395,9 +395,21 @@ def test_text_counts_of_arrow_text_are_pandas_value_counts_without_blanks():
     assert "\u200b" in got.index and "\u3000" not in got.index
 
 
+def test_text_counts_of_a_categorical_are_those_of_its_labels_as_text():
+    # reference: the generic path (value_counts of the values as text, blanks dropped); a
+    # category no row uses is not counted
+    from audit.pii import _text_counts
+
+    values = pd.Series(["a", " ", None, "b", "a", "x@y.com", "", "b ", "b", "\u200b"] * 3, name="channel")
+    expected = _text_counts(values.astype(object))
+    categorical = values.astype("category").cat.add_categories(["unused@example.com"])
+    pd.testing.assert_series_equal(_text_counts(categorical), expected)
+    assert expected.to_dict() == {"a": 6, "b": 6, "b ": 3, "x@y.com": 3, "\u200b": 3}
+
+
 def test_text_counts_of_a_column_with_only_blanks_is_empty():
     from audit.pii import _text_counts
 
-    for dtype in (pd.StringDtype("pyarrow"), object):
+    for dtype in (pd.StringDtype("pyarrow"), object, "category"):
         got = _text_counts(pd.Series([" ", None, ""], dtype=dtype, name="note"))
         assert got.empty and got.name == "count" and got.index.name == "note"

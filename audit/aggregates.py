@@ -69,6 +69,8 @@ class Cells:
     bins: pd.DataFrame
     shift: dict[str, float]
     edges: dict[str, np.ndarray]       # quintile edges (−inf, interior..., +inf) of each numeric covariate
+    # level_counts per column: asked ~70 times an audit, 14 ms each over 128k cells
+    _level_counts: dict[str, pd.Series] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -84,7 +86,10 @@ class Cells:
 
     def level_counts(self, column: str) -> pd.Series:
         """Interactions per level of a categorical covariate (levels sorted as text)."""
-        return pd.Series(self.n, index=self.keys[column].to_numpy()).groupby(level=0).sum().sort_index()
+        if column not in self._level_counts:
+            counts = pd.Series(self.n, index=self.keys[column].to_numpy()).groupby(level=0).sum().sort_index()
+            self._level_counts[column] = counts
+        return self._level_counts[column].copy()
 
     def model_frame(self, categorical: Sequence[str], numeric: Sequence[str]) -> pd.DataFrame:
         """The covariates a propensity model sees, one row per cell: categorical values, and each

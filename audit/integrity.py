@@ -379,9 +379,14 @@ def _ball_matrix(pairs: np.ndarray, u: int) -> sparse.csr_matrix:
     built directly (each row's own entry slotted into place) without the copies of every
     pair that the COO route and the sum make."""
     own = np.arange(u + 1, dtype=np.int64)
-    indices = np.insert(pairs % u, np.searchsorted(pairs, own[:-1] * (u + 1)), own[:-1])
     indptr = np.searchsorted(pairs, own * u) + own
-    return sparse.csr_matrix((np.ones(indices.size), indices, indptr), shape=(u, u))
+    slots = np.searchsorted(pairs, own[:-1] * (u + 1))
+    # in scipy's own index type from the start, and the pair codes let go before the
+    # values are made: four million pairs at a million responses, 30 MB in each copy
+    index = np.int32 if max(u, int(indptr[-1])) <= np.iinfo(np.int32).max else np.int64
+    indices = np.insert((pairs % u).astype(index), slots, own[:-1].astype(index))
+    del pairs, slots
+    return sparse.csr_matrix((np.ones(indices.size), indices, indptr.astype(index)), shape=(u, u))
 
 
 # --------------------------------------------------------------------------------------

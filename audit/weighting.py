@@ -404,6 +404,24 @@ def _logit_design(frame: pd.DataFrame, covariates: Sequence[str], categorical: S
     return design[:, keep]
 
 
+def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a float matrix in lexicographic order, and each row's position
+    among them: `np.unique(matrix, axis=0, return_inverse=True)`, ten times faster.
+
+    The rows are told apart by hashing their bytes (−0.0 made 0.0 first, as np.unique
+    compares it equal), and only the distinct ones are sorted (0.6 -> 0.07 s for 128k rows
+    × 21 columns, of which 51k distinct)."""
+    rows = np.ascontiguousarray(matrix, dtype=float) + 0.0
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    codes, uniques = pd.factorize(keys)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size)[::-1]
+    order = np.lexsort(rows[first].T[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rows[first[order]], rank[codes]
+
+
 def response_propensities(frame: pd.DataFrame, response: str, covariates: Sequence[str], *,
                           categorical: Sequence[str] | None = None,
                           freq_weights: ArrayLike | None = None) -> np.ndarray:
@@ -434,8 +452,7 @@ def response_propensities(frame: pd.DataFrame, response: str, covariates: Sequen
     # step, is the same with their weights summed and y their weighted mean (grouped data),
     # and statsmodels' working copies are of the distinct rows only (51k of 128k cells,
     # 0.3 -> 0.1 GB at a million responses)
-    distinct, row = np.unique(design, axis=0, return_inverse=True)
-    row = row.reshape(-1)
+    distinct, row = distinct_rows(design)
     total = np.bincount(row, weights=weights)
     share = np.divide(np.bincount(row, weights=weights * y), total, out=np.zeros_like(total), where=total > 0)
     del design

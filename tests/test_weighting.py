@@ -21,6 +21,7 @@ from audit.checks.bias import MIN_CELL, covariate_frame, raking_categories
 from audit.errors import InputError
 from audit.weighting import (
     RIndicator, Weights, _category_index, _filled, _logit_design, _sorted_levels, _weighted_mean_sd, asmd,
+    distinct_rows,
     asmd_by_covariate, category_positions, effective_sample_size, invitation_auc, kish_design_effect, one_hot,
     poststratify, r_indicator, rake, representativeness_indicators, response_propensities, weighted_mean_se,
     weighted_moments,
@@ -236,6 +237,20 @@ def test_asmd_rejects_frames_with_different_covariates(pop, resp) -> None:
 
 
 # ------------------------------------------------------------------------- propensities, R
+
+def test_distinct_rows_are_numpys_unique_rows_with_their_inverse() -> None:
+    # reference: np.unique(axis=0, return_inverse=True); -0.0 equals 0.0 there, halves and
+    # negative values sort as numbers, not as bytes
+    rng = np.random.default_rng(0)
+    m = rng.integers(-2, 3, (5000, 4)).astype(float)
+    m[::7, 1] = -0.0
+    m[:, 3] *= 0.5
+    distinct, row = distinct_rows(m)
+    expected, inverse = np.unique(m, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(distinct, expected)
+    np.testing.assert_array_equal(row, inverse.reshape(-1))
+    np.testing.assert_array_equal(distinct[row], m)
+
 
 def test_response_propensities_equal_the_statsmodels_formula_glm(pop) -> None:
     rho = response_propensities(pop, "responded", COVARIATES)

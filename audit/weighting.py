@@ -414,12 +414,13 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = np.ascontiguousarray(matrix, dtype=float) + 0.0
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
     codes, uniques = pd.factorize(keys)
-    first = np.empty(len(uniques), dtype=np.int64)
-    first[codes[::-1]] = np.arange(codes.size)[::-1]
-    order = np.lexsort(rows[first].T[::-1])
+    # one row of each kind (the rows of a kind are byte-identical, so any one)
+    member = np.empty(len(uniques), dtype=np.int64)
+    member[codes] = np.arange(codes.size)
+    order = np.lexsort(rows[member].T[::-1])
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    return rows[first[order]], rank[codes]
+    return rows[member[order]], rank[codes]
 
 
 def response_propensities(frame: pd.DataFrame, response: str, covariates: Sequence[str], *,

@@ -203,6 +203,19 @@ def _text_counts(series: pd.Series) -> pd.Series | None:
     return text[text.str.strip() != ""].value_counts(sort=False).sort_index()
 
 
+def _may_hold_pii(series: pd.Series, header: str) -> bool:
+    """Can `scan_column` find anything in this column? Not when its header names no person and
+    no value holds "@" (e-mail), a space (names) or a phone number's separators: ids and codes.
+    Asked of text held in Arrow before its distinct values are counted (by sorting: ~0.2 s
+    for each million-row id column); a sieve in one pass over the column."""
+    if name_header(header) or not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return True
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return bool(pc.any(pc.match_substring_regex(pa.array(series.array), r"[@+ .()-]")).as_py())
+
+
 # a value that `str.strip` empties: only characters Python counts as white space
 _BLANK = "^[" + "".join(f"\\x{{{c:04X}}}" for c in range(0x110000) if chr(c).isspace()) + "]*$"
 
@@ -371,7 +384,8 @@ def scan_audit_data(data: AuditData) -> PiiScan:
     key_cells: list[Iterable[Any]] = []
     tokens: dict[str, tuple[str, str]] = {}          # folded value -> (kind, value) as first found
     # one column's distinct values at a time: those of a million-row id column are large
-    sources = chain((("responses", c, data.responses[c], _text_counts(data.responses[c]))
+    sources = chain((("responses", c, data.responses[c], _text_counts(data.responses[c])
+                      if _may_hold_pii(data.responses[c], str(headers["responses"].get(c, c))) else None)
                      for c in data.responses.columns if not str(c).startswith("_")),
                     (("population", c, None, counts) for c, counts in _population_counts(data).items()))
     for table, column, series, counts in sources:

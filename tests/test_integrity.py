@@ -671,6 +671,17 @@ def test_batch_scan_block_by_block_equals_the_whole_batch_to_the_last_bit(rows):
     np.testing.assert_array_equal(np.concatenate(blocks), one_array_batch_scan(sims, 600.0))
 
 
+@pytest.mark.parametrize("spread", [20.0, 3_000.0, 86_400.0])
+def test_window_counts_are_the_binary_search_counts(spread):
+    # reference: numpy's searchsorted, the scan's definition; a crowded spread (600 s windows over
+    # 20 s) grows windows past _WINDOW_STEPS, a sparse one stops after a step; whole seconds tie
+    flat = np.sort(np.random.default_rng(17).integers(0, spread, 2_000).astype(float))
+    expected = np.searchsorted(flat, flat + 600.0, side="right") - np.arange(flat.size)
+    if spread == 20.0:
+        assert expected.max() > integrity._WINDOW_STEPS
+    np.testing.assert_array_equal(integrity._window_counts(flat, 600.0), expected)
+
+
 def whole_batch_burst_test(submitted: np.ndarray, interaction: np.ndarray, window: float,
                            rng: np.random.Generator, max_simulations: int, stop_after: int = 20,
                            batch: int = 500) -> tuple[float, int, float, float]:

@@ -413,3 +413,34 @@ def test_text_counts_of_a_column_with_only_blanks_is_empty():
     for dtype in (pd.StringDtype("pyarrow"), object, "category"):
         got = _text_counts(pd.Series([" ", None, ""], dtype=dtype, name="note"))
         assert got.empty and got.name == "count" and got.index.name == "note"
+
+
+@pytest.mark.parametrize("value", ["jane@example.com", "Jane Smith", "+44 20 7946 0958", "(020)79460958",
+                                   "020-7946-0958", "020.7946.0958", " "])
+def test_a_column_with_an_at_sign_a_space_or_a_phone_separator_is_counted_and_scanned(value):
+    from audit.pii import _may_hold_pii
+
+    series = pd.Series(["C0001", "C0002", value, None], dtype=pd.StringDtype("pyarrow"))
+    assert _may_hold_pii(series, "customer_id")
+
+
+def test_a_column_of_ids_is_not_counted_unless_its_header_names_a_person():
+    from audit.pii import _may_hold_pii
+
+    series = pd.Series([f"C{i:08d}" for i in range(1000)] + [None], dtype=pd.StringDtype("pyarrow"))
+    assert not _may_hold_pii(series, "customer_id")
+    assert _may_hold_pii(series, "customer_name")
+
+
+def test_a_column_the_sieve_passes_over_holds_nothing_the_scan_would_find():
+    # reference: scan_column itself, on text of every other printable ASCII character (long
+    # digit runs, "#", "/", ":", "_" included): the sieve may skip only what finds nothing
+    from audit.pii import _may_hold_pii, _text_counts
+
+    alphabet = [c for c in map(chr, range(33, 127)) if c not in "@+ .()-"]
+    rng = np.random.default_rng(9)
+    values = ["".join(rng.choice(alphabet, rng.integers(1, 16))) for _ in range(5000)]
+    values += ["0" * 12, "020794609581234", "JaneSmith"]
+    series = pd.Series(values, dtype=pd.StringDtype("pyarrow"), name="notes")
+    assert not _may_hold_pii(series, "notes")
+    assert scan_column(_text_counts(series), "notes", table="responses", column="notes") == ()

@@ -21,7 +21,7 @@ from audit.checks.bias import MIN_CELL, covariate_frame, raking_categories
 from audit.errors import InputError
 from audit.weighting import (
     RIndicator, Weights, _category_index, _filled, _logit_design, _sorted_levels, _weighted_mean_sd, asmd,
-    distinct_rows,
+    distinct_rows, text_codes,
     asmd_by_covariate, category_positions, effective_sample_size, invitation_auc, kish_design_effect, one_hot,
     poststratify, r_indicator, rake, representativeness_indicators, response_propensities, weighted_mean_se,
     weighted_moments,
@@ -237,6 +237,20 @@ def test_asmd_rejects_frames_with_different_covariates(pop, resp) -> None:
 
 
 # ------------------------------------------------------------------------- propensities, R
+
+@pytest.mark.parametrize("values", [
+    pd.Series(pd.Categorical(["b", "a", None, "b"], categories=["z", "b", "a"])),   # unused, missing
+    pd.Series(pd.Categorical([1.0, 2.5, None, 1.0, 10.0])),                        # text sorts "10.0" < "2.5"
+    pd.Series(pd.Categorical([None, None], categories=["a"])),                      # nothing present
+    pd.Series(["x", None, "a"], dtype="string"),
+])
+def test_text_codes_are_the_factorized_text_of_the_values(values) -> None:
+    # reference: pandas' own factorize of the column as text, the form weighted_moments used
+    codes, levels = text_codes(values)
+    expected_codes, expected_levels = pd.factorize(values.astype(str), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(levels) == list(expected_levels)
+
 
 def test_distinct_rows_are_numpys_unique_rows_with_their_inverse() -> None:
     # reference: np.unique(axis=0, return_inverse=True); -0.0 equals 0.0 there, halves and

@@ -1337,7 +1337,9 @@ def _other_column(series: pd.Series, header: str, decimal_comma: bool) -> _Colum
     """
     text = _text(series).astype("str")
     filled = text != ""
-    if filled.any():
+    first = int(np.argmax(filled.to_numpy())) if filled.any() else None
+    # labels (channel, region...): one cell that is no number settles it without reading them all
+    if first is not None and (_number(text.iat[first], decimal_comma) is not None or header.lower().startswith("q_")):
         values, used_comma = _numbers(text, decimal_comma)
         if values[filled].notna().all():
             return _Column(values, used_comma=used_comma)

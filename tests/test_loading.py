@@ -729,6 +729,18 @@ def test_item_columns_accept_numbers_or_labels():
     assert table.frame["q_tone"].tolist() == [3.0, 4.0]
 
 
+@pytest.mark.parametrize("cells, expected", [
+    (["", "North", "1", "2"], ["North", "1", "2"]),      # a label first: text, numbers kept as written
+    (["1", "2", "North"], ["1", "2", "North"]),          # a label after numbers: text all the same
+    (["", "1", "2.5e1", " 3 "], [1.0, 25.0, 3.0]),        # every cell a number: numbers
+    (["1e400", "2"], ["1e400", "2"]),                    # a number too large to use is stray text
+])
+def test_a_column_is_numbers_only_when_every_filled_cell_is_one(cells, expected):
+    frame = pd.DataFrame({"CSAT": [5] * len(cells), "note": cells})
+    column = load_responses(frame).frame["note"]
+    assert column.dropna().tolist() == expected
+
+
 def test_stray_text_in_an_item_column_is_flagged_not_kept_as_text():
     table = load_responses(pd.DataFrame({"CSAT": [5, 4, 3], "q_speed": ["5", "N/A", "Satisfied"]}))
     assert table.frame["q_speed"].iloc[[0, 2]].tolist() == [5.0, 4.0] and np.isnan(table.frame["q_speed"].iloc[1])

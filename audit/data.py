@@ -188,6 +188,16 @@ def has_interaction_times(responses: pd.DataFrame) -> bool:
     return "interaction_at" in responses.columns and bool(responses["interaction_at"].notna().any())
 
 
+def unread_population_columns(responses: pd.DataFrame, claim: Claim) -> tuple[str, ...]:
+    """Columns of the interactions table that no aggregate reads for these responses and this
+    claim: the times (never covariates), unless the claim names one as its unit or period, and
+    except the interactions' own where the responses carry none (they are then linked to the
+    responses: `summarise_population`)."""
+    read = {claim.unit_column, claim.period_column} | (set() if has_interaction_times(responses)
+                                                        else {"interaction_at"})
+    return tuple(c for c in TIME_COLUMNS if c not in read)
+
+
 def interaction_positions(ids: pd.Series, population_ids: pd.Series) -> np.ndarray:
     """Position of each response's interaction id among `population_ids` (unique), −1 where it
     is not there; a missing id finds a missing one, as `Series.isin` and `merge` match them.

@@ -15,7 +15,7 @@ from audit.checks.inflation import score_inflation
 from audit.checks.quality import data_quality, sample_size
 from audit.checks.response import response_rate, response_rate_skew
 from audit.claim import Claim, load_claim
-from audit.data import AuditData, claim_population_size, claim_responses, prepare
+from audit.data import AuditData, claim_population_size, claim_responses, prepare, unread_population_columns
 from audit.headline import MetricResult, headline_metric
 from audit.engine import Engine, make_engine
 from audit.limits import Limits, return_freed_memory
@@ -157,7 +157,8 @@ def run_audit(responses: Any, population: Any = None, claim: Any = None, mapping
     try:
         pop_table = None
         if population is not None:
-            pop_table = (open_population_file(population, sql, mapping=pop_map or None, name=population_name)
+            pop_table = (open_population_file(population, sql, mapping=pop_map or None, name=population_name,
+                                              unread=unread_population_columns(resp_table.frame, claim_obj))
                          or load_population(population, mapping=pop_map or None, name=population_name,
                                             limits=limits))
         data = prepare(resp_table, pop_table, claim_obj, engine=sql)

@@ -4,6 +4,7 @@ Reference: the same audit with the file read by `audit.loading.load_population`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from audit.claim import load_claim
-from audit.data import prepare
+from audit.data import prepare, unread_population_columns
 from audit.engine import DuckDBEngine
 from audit.loading import load_population, load_responses
 from audit.pipeline import run_checks
@@ -59,6 +60,29 @@ def test_engine_read_gives_the_loaders_audit(engine, tmp_path, file_format, clai
     assert registered.table.rows_read == 20_000 and len(registered.table.frame) == 0
     assert _checks(prepare(responses, registered, claim, engine=engine)) == \
         _checks(prepare(responses, load_population(path), claim))
+
+
+def test_columns_no_aggregate_reads_are_left_out_of_the_copy_and_change_nothing(engine) -> None:
+    # reference: the loader's audit, which reads every column; the sample's responses carry
+    # their own interaction times, so the interactions' are not linked to them
+    responses, claim = load_responses(SAMPLE / "responses.csv"), load_claim(SAMPLE / "claim.json")
+    unread = unread_population_columns(responses.frame, claim)
+    assert "interaction_at" in unread
+    registered = open_population_file(SAMPLE / "interactions.csv", engine, min_bytes=0, unread=unread)
+    assert "interaction_at" not in registered.alias and "interaction_at" in registered.table.frame.columns
+    assert _checks(prepare(responses, registered, claim, engine=engine)) == \
+        _checks(prepare(responses, load_population(SAMPLE / "interactions.csv"), claim))
+
+
+def test_the_interactions_times_are_read_when_the_responses_or_the_claim_need_them() -> None:
+    claim = load_claim(SAMPLE / "claim.json")
+    timed = pd.DataFrame({"interaction_at": pd.to_datetime(["2026-01-05T10:00:00Z", None])})
+    untimed = pd.DataFrame({"interaction_at": pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns, UTC]")})
+    assert unread_population_columns(timed, claim) == ("submitted_at", "interaction_at")
+    assert unread_population_columns(untimed, claim) == ("submitted_at",)
+    assert unread_population_columns(timed.drop(columns="interaction_at"), claim) == ("submitted_at",)
+    by_time = replace(claim, type="change", period_column="interaction_at", before="a", after="b")
+    assert unread_population_columns(timed, by_time) == ("submitted_at",)
 
 
 def _write(tmp_path: Path, edit) -> Path:

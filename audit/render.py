@@ -514,11 +514,12 @@ WRITERS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "html": ("report.html", report_html)}
 
 
-def write_outputs(report: AuditReport, out_dir: str | Path, formats: Iterable[str] = ("json", "csv", "html")) -> list[Path]:
+def write_outputs(report: AuditReport | Mapping[str, Any], out_dir: str | Path,
+                  formats: Iterable[str] = ("json", "csv", "html")) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    document = report.to_dict()
+    document = report_document(report)
     for fmt in formats:
         filename, writer = WRITERS[fmt]
         path = out / filename

@@ -1337,9 +1337,10 @@ def _other_column(series: pd.Series, header: str, decimal_comma: bool) -> _Colum
     """
     text = _text(series).astype("str")
     filled = text != ""
-    first = int(np.argmax(filled.to_numpy())) if filled.any() else None
-    # labels (channel, region...): one cell that is no number settles it without reading them all
-    if first is not None and (_number(text.iat[first], decimal_comma) is not None or header.lower().startswith("q_")):
+    # labels (channel, region...): their first filled cell is no number, which settles it
+    # without matching every cell against the number pattern
+    if filled.any() and (header.lower().startswith("q_")
+                         or _number(text.iat[int(np.argmax(filled.to_numpy()))], decimal_comma) is not None):
         values, used_comma = _numbers(text, decimal_comma)
         if values[filled].notna().all():
             return _Column(values, used_comma=used_comma)

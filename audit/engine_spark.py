@@ -96,7 +96,11 @@ class SparkEngine:
         else:
             master = self.master or "local[2]"
             builder = SparkSession.builder.master(master).appName(self.app_name)
-            settings = {**(LOCAL_CONF if master.startswith("local") else {}), **SESSION_CONF, **(self.config or {})}
+            # a local session makes its (unused) warehouse folder when it starts: in the engine's
+            # scratch folder, removed by close, not in the user's working directory
+            local = ({**LOCAL_CONF, "spark.sql.warehouse.dir": os.path.join(self._scratch(), "warehouse")}
+                     if master.startswith("local") else {})
+            settings = {**local, **SESSION_CONF, **(self.config or {})}
             for key, value in settings.items():
                 builder = builder.config(key, value)
             with _quiet():

@@ -9,6 +9,8 @@ requirements-dev.txt, so a missing pyspark there is a broken install, not an opt
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -249,6 +251,13 @@ def test_count_is_a_64_bit_integer(engine):
 # ------------------------------------------------------------------------------------------
 # Spark only: the session
 # ------------------------------------------------------------------------------------------
+def test_a_local_session_keeps_its_warehouse_folder_out_of_the_working_directory(spark_engine):
+    # Spark's default is ./spark-warehouse, made when the session starts
+    warehouse = spark_engine.session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+    assert Path(warehouse).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert not Path(warehouse).resolve().is_relative_to(Path.cwd().resolve())
+
+
 def test_engine_on_a_running_session_leaves_it_running(spark_engine):
     from audit.engine_spark import SparkEngine
 

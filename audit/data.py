@@ -168,11 +168,11 @@ def summarise_population(population: LoadedTable | RegisteredPopulation, resp: p
         if unit is not None and "customer_id" in columns and "customer_id" in resp.columns:
             customer_unit = q.customer_unit(unit)
         # the interactions' times are read only where the responses carry none (timing_anomalies)
-        own_times = has_interaction_times(resp)
+        times = tuple(c for c in ("interaction_at",) if c not in unread_population_columns(resp, claim))
         summary = PopulationSummary(
             rows=counts["n_rows"], has_invited=has_invited, profile=profile, cells=cells, scope=scope,
-            linked=q.linked(("customer_id", *(() if own_times else ("interaction_at",)), unit, *categorical,
-                             *numeric), categories=[c for c in categorical if c != unit]),
+            linked=q.linked(("customer_id", *times, unit, *categorical, *numeric),
+                            categories=[c for c in categorical if c != unit]),
             units=units, offer_cells=offer, offer_numeric=offer_nums,
             offer_left_out=tuple(left_out),
             customer_unit=customer_unit, linkage=counts, engine=engine.name)
@@ -192,7 +192,7 @@ def unread_population_columns(responses: pd.DataFrame, claim: Claim) -> tuple[st
     """Columns of the interactions table that no aggregate reads for these responses and this
     claim: the times (never covariates), unless the claim names one as its unit or period, and
     except the interactions' own where the responses carry none (they are then linked to the
-    responses: `summarise_population`)."""
+    responses, `summarise_population`)."""
     read = {claim.unit_column, claim.period_column} | (set() if has_interaction_times(responses)
                                                         else {"interaction_at"})
     return tuple(c for c in TIME_COLUMNS if c not in read)

@@ -95,13 +95,17 @@ def _may_be_phone(text: str) -> bool:
     return len(text) >= _PHONE_DIGITS["+"][0] and sum(map(str.isdigit, text)) >= _PHONE_DIGITS["+"][0]
 
 
+# without one of these (in a regular-expression class) no text can match `PHONE`
+_PHONE_SEPARATORS = "+ .()-"
+
+
 def _may_hold(values: pd.Index, kind: str) -> np.ndarray:
     """Which values can contain an e-mail address ("@") or a phone number (8+ digits and a
     "+", space, dash, dot or bracket, without which `PHONE` cannot match)? A vectorised
     sieve: ids, codes and numbers skip the regular expressions."""
     if kind == "email":
         return np.asarray(values.str.contains("@", regex=False), dtype=bool)
-    may = np.asarray(values.str.contains(r"[+ .()-]"), dtype=bool)
+    may = np.asarray(values.str.contains(f"[{_PHONE_SEPARATORS}]"), dtype=bool)
     # digits are counted only where a separator is: ids and codes have none, and counting is the cost
     may[may] = np.asarray(values[may].str.count(r"\d") >= _PHONE_DIGITS["+"][0], dtype=bool)
     return may
@@ -213,7 +217,8 @@ def _may_hold_pii(series: pd.Series, header: str) -> bool:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return bool(pc.any(pc.match_substring_regex(pa.array(series.array), r"[@+ .()-]")).as_py())
+    # "@" for addresses, the phone sieve's separators (a space among them, which names need too)
+    return bool(pc.any(pc.match_substring_regex(pa.array(series.array), f"[@{_PHONE_SEPARATORS}]")).as_py())
 
 
 # a value that `str.strip` empties: only characters Python counts as white space
